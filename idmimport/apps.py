@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IdmimportConfig(AppConfig):
+    name = "idmimport"
+    verbose_name = "idmimport"

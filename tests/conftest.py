@@ -1,0 +1,42 @@
+"""Shared fixtures: loaded managed types, admin users and API clients."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+ADMIN_USERNAME = "openidm-admin"
+ADMIN_PASSWORD = "openidm-admin"
+
+
+@pytest.fixture
+def managed_types(db):
+    """The shipped managed.json types, with their indexes."""
+    call_command("load_managed_config", verbosity=0)
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_user(
+        ADMIN_USERNAME, password=ADMIN_PASSWORD, is_staff=True
+    )
+
+
+@pytest.fixture
+def plain_user(db):
+    return get_user_model().objects.create_user("jdoe", password="secret-pass-1")
+
+
+@pytest.fixture
+def api(admin_user, managed_types) -> APIClient:
+    """A client speaking with IDM's authentication headers."""
+    client = APIClient()
+    client.credentials(
+        HTTP_X_OPENIDM_USERNAME=ADMIN_USERNAME, HTTP_X_OPENIDM_PASSWORD=ADMIN_PASSWORD
+    )
+    return client
+
+
+@pytest.fixture
+def anonymous(db) -> APIClient:
+    return APIClient()
