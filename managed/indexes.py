@@ -1,0 +1,76 @@
+"""Per-type expression indexes on JSON properties.
+
+Each managed type gets a partial index (``WHERE object_type_id = <id>``) on
+the text of every unique or searchable scalar property. Unique properties get
+a UNIQUE index, so the database itself refuses duplicates even when two writers
+race. Queries reach these indexes because ``idmimport.crest.json_sql`` renders
+the very same expression text for filters.
+"""
+
+import hashlib
+
+from django.db import connection
+
+from idmimport.crest.json_sql import json_text_sql
+from managed.models import ManagedObject, ManagedObjectType
+from managed.schema import ObjectSchema
+
+INDEX_PREFIX = "mo_"
+
+
+def index_name(object_type_id: int, path: tuple[str, ...], *, unique: bool) -> str:
+    """A stable, short name (PostgreSQL allows 63 characters)."""
+    digest = hashlib.sha1("/".join(path).encode(), usedforsecurity=False).hexdigest()
+    return f"{INDEX_PREFIX}{object_type_id}_{digest[:12]}_{'u' if unique else 's'}"
+
+
+def wanted_indexes(
+    object_type: ManagedObjectType, schema: ObjectSchema
+) -> dict[str, str]:
+    """Map index name to its CREATE statement for one type."""
+    table = connection.ops.quote_name(ManagedObject._meta.db_table)
+    column = connection.ops.quote_name("properties")
+    type_column = connection.ops.quote_name("object_type_id")
+    statements = {}
+    unique_paths = {prop.path for prop in schema.unique_properties}
+    for prop in (*schema.unique_properties, *schema.searchable_properties):
+        unique = prop.path in unique_paths
+        name = index_name(object_type.pk, prop.path, unique=unique)
+        expression = json_text_sql(connection.vendor, column, prop.path)
+        statements[name] = (
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS "
+            f"{connection.ops.quote_name(name)} ON {table} ({expression}) "
+            f"WHERE {type_column} = {int(object_type.pk)}"
+        )
+    return statements
+
+
+def existing_indexes(object_type_id: int) -> set[str]:
+    """Names of the expression indexes already built for a type."""
+    prefix = f"{INDEX_PREFIX}{object_type_id}_"
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(
+            cursor, ManagedObject._meta.db_table
+        )
+    return {name for name in constraints if name.startswith(prefix)}
+
+
+def sync_type_indexes(
+    object_type: ManagedObjectType, schema: ObjectSchema
+) -> list[str]:
+    """Create missing indexes and drop stale ones; return what changed.
+
+    Creating a UNIQUE index over existing duplicates fails with an
+    IntegrityError, which the caller reports; nothing is half-built.
+    """
+    wanted = wanted_indexes(object_type, schema)
+    existing = existing_indexes(object_type.pk)
+    changes = []
+    with connection.cursor() as cursor:
+        for name in sorted(existing - set(wanted)):
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+            changes.append(f"dropped {name}")
+        for name in sorted(set(wanted) - existing):
+            cursor.execute(wanted[name])
+            changes.append(f"created {name}")
+    return changes

@@ -1,0 +1,49 @@
+"""Managed object types and the objects stored under them."""
+
+from django.db import models
+
+
+class ManagedObjectType(models.Model):
+    """One IDM managed object type (``user``, ``alpha_role`` ...) and its schema.
+
+    ``config`` keeps the managed.json entry exactly as loaded, unknown keys
+    included, so an operator's own IDM configuration round-trips unchanged.
+    """
+
+    name = models.CharField(max_length=128, unique=True)
+    config = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"managed/{self.name}"
+
+
+class ManagedObject(models.Model):
+    """A managed object: IDM's ``_id``/``_rev`` plus its JSON properties.
+
+    Uniqueness and lookups on schema properties are enforced by per-type
+    expression indexes created by ``managed.indexes`` when a type is loaded.
+    """
+
+    object_type = models.ForeignKey(
+        ManagedObjectType, on_delete=models.PROTECT, related_name="managed_objects"
+    )
+    object_id = models.CharField(max_length=255)
+    rev = models.PositiveBigIntegerField(default=1)
+    properties = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["object_type", "object_id"], name="managed_object_type_id_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"managed/{self.object_type_id}/{self.object_id}"
