@@ -1,0 +1,26 @@
+"""Application settings of the imports app, read at call time."""
+
+from django.conf import settings
+from django.core.files.storage import Storage, storages
+
+STORAGE_ALIAS = "imports"
+
+
+def import_storage() -> Storage:
+    """Where uploaded CSV files live: local files, or S3 by settings alone."""
+    return storages[STORAGE_ALIAS]
+
+
+def max_upload_bytes() -> int:
+    """Largest accepted upload (design: configurable, default 1 GiB)."""
+    return int(getattr(settings, "IMPORTS_MAX_UPLOAD_BYTES", 1024**3))
+
+
+def chunk_size() -> int:
+    """Rows reconciled per transaction."""
+    return int(getattr(settings, "IMPORTS_CHUNK_SIZE", 5000))
+
+
+def error_retention_days() -> int:
+    """Days the cleanup command keeps error records of finished imports (0: forever)."""
+    return int(getattr(settings, "IMPORTS_ERROR_RETENTION_DAYS", 0))

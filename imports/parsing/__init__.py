@@ -1,0 +1,1 @@
+"""CSV parsing for imports: cell conversion by schema type (``coercion``)."""

@@ -1,0 +1,1 @@
+"""The import pipeline: stage rows, reconcile them in chunks, finalize."""
