@@ -433,7 +433,7 @@ def _csv_error_message(error: Exception) -> str:
 
 
 def _long_line_start(data: bytes, end: int) -> int:
-    """Start of the first line of ``data[:end]`` over ``LINE_LIMIT`` bytes, else ``end``.
+    """Start of the first line in ``data[:end]`` over ``LINE_LIMIT`` bytes, or ``end``.
 
     ``data[:end]`` holds whole lines (the last may lack a break only at the end of
     the file); a line's length does not count its line break.
