@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from idmimport.bulk import bulk_insert, bulk_update
 from idmimport.crest.json_sql import JsonText
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
@@ -28,13 +29,22 @@ from imports.pipeline.errors import (
     duplicate_key_error,
     policy_error,
 )
-from imports.pipeline.staging import KEY_SEPARATOR
+from imports.pipeline.staging import ERROR_FIELDS, KEY_SEPARATOR
 from managed.models import ManagedObject
 from managed.policy import apply_defaults, merge_failures
 from managed.schema import ObjectSchema
 from managed.services import ManagedType, find_unique_conflicts, unique_failure
 
 CHUNK_ATTEMPTS = 3
+CREATE_FIELDS = (
+    "object_type_id",
+    "object_id",
+    "rev",
+    "properties",
+    "created_at",
+    "updated_at",
+)
+UPDATE_FIELDS = ("properties", "rev", "updated_at")
 REQUIRED = "REQUIRED"
 
 
@@ -76,10 +86,10 @@ class ChunkPlan:
 
     last_row: int
     rows: int = 0
-    creates: list[ManagedObject] = field(default_factory=list)
-    updates: list[ManagedObject] = field(default_factory=list)
+    creates: list[tuple] = field(default_factory=list)  # CREATE_FIELDS
+    updates: list[tuple] = field(default_factory=list)  # id + UPDATE_FIELDS
     unchanged: int = 0
-    errors: list[ErrorRecord] = field(default_factory=list)
+    errors: list[tuple] = field(default_factory=list)  # ERROR_FIELDS
 
 
 def _value_at(properties: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -274,30 +284,26 @@ def _record_outcome(
     )
     if error is not None:
         plan.errors.append(
-            ErrorRecord(
-                import_record=context.record,
-                row_number=decision.row_number,
-                cells=decision.cells,
-                error=error,
-            )
+            (context.record.pk, decision.row_number, decision.cells, error)
         )
     elif decision.existing is None:
         plan.creates.append(
-            ManagedObject(
-                object_type=context.managed_type.model,
-                object_id=str(uuid.uuid4()),
-                rev=1,
-                properties=decision.properties,
+            (
+                context.managed_type.model.pk,
+                str(uuid.uuid4()),
+                1,
+                decision.properties,
+                now,
+                now,
             )
         )
     elif decision.properties == decision.existing.properties:
         plan.unchanged += 1
     else:
         existing = decision.existing
-        existing.properties = decision.properties
-        existing.rev += 1
-        existing.updated_at = now
-        plan.updates.append(existing)
+        plan.updates.append(
+            (existing.pk, decision.properties, existing.rev + 1, now)
+        )
 
 
 def plan_chunk(
@@ -335,11 +341,9 @@ def apply_chunk(context: ImportContext, plan: ChunkPlan) -> None:
         if not changed:
             raise ImportStoppedError
         if not record.is_dry_run:
-            ManagedObject.objects.bulk_create(plan.creates, batch_size=1000)
-            ManagedObject.objects.bulk_update(
-                plan.updates, ["properties", "rev", "updated_at"], batch_size=500
-            )
-        ErrorRecord.objects.bulk_create(plan.errors, batch_size=1000)
+            bulk_insert(ManagedObject, CREATE_FIELDS, plan.creates)
+            bulk_update(ManagedObject, UPDATE_FIELDS, plan.updates)
+        bulk_insert(ErrorRecord, ERROR_FIELDS, plan.errors)
         TempRecord.objects.filter(
             import_record=record, row_number__lte=plan.last_row
         ).delete()

@@ -12,11 +12,14 @@ from itertools import islice
 from django.db import connection, transaction
 from django.db.models import F
 
+from idmimport.bulk import bulk_insert
 from imports.conf import chunk_size, import_storage
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.csv_reader import CsvRow, iter_rows
 from imports.pipeline.errors import ImportStoppedError, bad_row_error
 
+TEMP_FIELDS = ("import_record_id", "row_number", "cells", "key")
+ERROR_FIELDS = ("import_record_id", "row_number", "cells", "error")
 KEY_SEPARATOR = "\x1f"  # ASCII unit separator: cannot be typed into a cell by accident
 
 
@@ -62,22 +65,11 @@ def _write_batch(
     for row in batch:
         if row.error:
             error_rows.append(
-                ErrorRecord(
-                    import_record=record,
-                    row_number=row.row_number,
-                    cells=row.cells,
-                    error=bad_row_error(row.error),
-                )
+                (record.pk, row.row_number, row.cells, bad_row_error(row.error))
             )
         else:
-            temp_rows.append(
-                TempRecord(
-                    import_record=record,
-                    row_number=row.row_number,
-                    cells=row.cells,
-                    key=correlation_key(row.cells, key_columns),
-                )
-            )
+            key = correlation_key(row.cells, key_columns)
+            temp_rows.append((record.pk, row.row_number, row.cells, key))
     with transaction.atomic():
         changed = ImportRecord.objects.filter(
             pk=record.pk, status=ImportStatus.STAGING
@@ -89,8 +81,8 @@ def _write_batch(
         )
         if not changed:
             raise ImportStoppedError
-        TempRecord.objects.bulk_create(temp_rows, batch_size=1000)
-        ErrorRecord.objects.bulk_create(error_rows, batch_size=1000)
+        bulk_insert(TempRecord, TEMP_FIELDS, temp_rows)
+        bulk_insert(ErrorRecord, ERROR_FIELDS, error_rows)
 
 
 def mark_duplicates(record: ImportRecord) -> int:
