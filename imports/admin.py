@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from idmimport.crest.errors import CrestError
 from imports import services
-from imports.models import ErrorRecord, ImportRecord
+from imports.models import RUNNING_STATUSES, ErrorRecord, ImportRecord
 
 
 @admin.register(ImportRecord)
@@ -48,6 +48,15 @@ class ImportRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: ImportRecord) -> None:
+        """Delete as the API's DELETE does, so the stored upload goes too."""
+        services.import_delete(obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """The "delete selected" action, one ``import_delete`` per import."""
+        for record in queryset:
+            services.import_delete(record.pk)
 
     def get_search_results(self, request, queryset, search_term):
         """Search by import UUID as well as by file name."""
@@ -91,7 +100,20 @@ class ImportRecordAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected imports")
     def cancel_imports(self, request, queryset):
-        self._run(request, queryset, services.import_cancel, "Cancelled")
+        # Cancelling a finished import is a no-op (as in the API); say so
+        # instead of counting it as cancelled.
+        for record in queryset.exclude(status__in=RUNNING_STATUSES):
+            self.message_user(
+                request,
+                f"{record}: already {record.status}, nothing to cancel",
+                messages.WARNING,
+            )
+        self._run(
+            request,
+            queryset.filter(status__in=RUNNING_STATUSES),
+            services.import_cancel,
+            "Cancelled",
+        )
 
     @admin.action(description="Clean up temp records of selected imports")
     def cleanup_imports(self, request, queryset):

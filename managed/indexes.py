@@ -67,6 +67,11 @@ def sync_type_indexes(
     existing = existing_indexes(object_type.pk)
     changes = []
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            # PostgreSQL refuses DDL on a table with deferred constraint checks
+            # still pending in this transaction (objects written just before,
+            # in the same transaction): run those checks now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name in sorted(existing - set(wanted)):
             cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
             changes.append(f"dropped {name}")

@@ -17,8 +17,13 @@ def managed_types(db):
 
 @pytest.fixture
 def admin_user(db):
+    """The IDM administrator as ``ensure_admin`` creates it: staff and superuser.
+
+    Overrides pytest-django's fixture of that name, so ``admin_client`` logs
+    in as this user.
+    """
     return get_user_model().objects.create_user(
-        ADMIN_USERNAME, password=ADMIN_PASSWORD, is_staff=True
+        ADMIN_USERNAME, password=ADMIN_PASSWORD, is_staff=True, is_superuser=True
     )
 
 
@@ -40,3 +45,14 @@ def api(admin_user, managed_types) -> APIClient:
 @pytest.fixture
 def anonymous(db) -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def run_imports(django_capture_on_commit_callbacks):
+    """Run queued imports inline (Q_CLUSTER sync) when the upload commits."""
+
+    def do(call):
+        with django_capture_on_commit_callbacks(execute=True):
+            return call()
+
+    return do

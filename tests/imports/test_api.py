@@ -45,17 +45,6 @@ METADATA_KEYS = [
 ]
 
 
-@pytest.fixture
-def run_imports(django_capture_on_commit_callbacks):
-    """Run queued imports inline (Q_CLUSTER sync) when the upload commits."""
-
-    def do(call):
-        with django_capture_on_commit_callbacks(execute=True):
-            return call()
-
-    return do
-
-
 def metadata(api, import_id):
     return api.get(f"/openidm/csv/metadata/{import_id}").json()
 

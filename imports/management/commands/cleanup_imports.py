@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from idmimport.crest.errors import CrestError
 from imports.conf import error_retention_days
-from imports.services import imports_purge
+from imports.services import import_get, imports_purge
 
 
 class Command(BaseCommand):
@@ -36,11 +36,24 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         days = options["error_retention_days"]
+        source = "--error-retention-days"
+        if days is None:
+            days, source = error_retention_days(), "IMPORTS_ERROR_RETENTION_DAYS"
+        # A negative age would put the expiry in the future and delete the
+        # error records of every finished import.
+        if days < 0:
+            raise CommandError(
+                f"{source} must be 0 (keep error records) or more, got {days}"
+            )
         try:
+            # Every --uuid is checked before any is cleaned up, so a typo in
+            # one of them leaves the others untouched too.
+            for import_id in options["uuids"] or ():
+                import_get(import_id)
             purged = imports_purge(
                 delete_error_records=options["delete_error_records"],
                 import_ids=options["uuids"],
-                error_retention_days=error_retention_days() if days is None else days,
+                error_retention_days=days,
             )
         except CrestError as error:
             raise CommandError(error.message) from error
