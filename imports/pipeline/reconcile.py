@@ -9,27 +9,28 @@ worker killed mid-chunk leaves the chunk to be redone in full.
 """
 
 import copy
+import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from idmimport.bulk import bulk_insert, bulk_update
-from idmimport.crest.json_sql import JsonText
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
+from imports.pipeline import correlation
 from imports.pipeline.errors import (
     ImportStoppedError,
     ambiguous_match_error,
     duplicate_key_error,
     policy_error,
 )
-from imports.pipeline.staging import ERROR_FIELDS, KEY_SEPARATOR
+from imports.pipeline.staging import ERROR_FIELDS, key_columns_of
 from managed.models import ManagedObject
 from managed.policy import apply_defaults, merge_failures
 from managed.schema import ObjectSchema
@@ -54,15 +55,43 @@ class ImportContext:
 
     record: ImportRecord
     managed_type: ManagedType
+    last_row: int = 0  # rows up to this one are reconciled (their temp rows gone)
 
     @cached_property
     def paths(self) -> list[tuple[str, ...]]:
         return [tuple(name.split("/")) for name in self.record.header]
 
     @cached_property
+    def columns(self) -> list[Any]:
+        """The header's properties, in header order."""
+        return [self.managed_type.schema.property(path) for path in self.paths]
+
+    @cached_property
     def coerce(self) -> Any:
-        columns = [self.managed_type.schema.property(path) for path in self.paths]
-        return compile_row_coercer(columns)
+        return compile_row_coercer(self.columns)
+
+    @cached_property
+    def next_row_sql(self) -> str:
+        return correlation.next_row_query(
+            connection.ops.quote_name(TempRecord._meta.db_table)
+        )
+
+    @cached_property
+    def import_id_param(self) -> Any:
+        """The import's id as the database stores it (hex text on SQLite)."""
+        return ImportRecord._meta.pk.get_db_prep_value(self.record.pk, connection)
+
+    @cached_property
+    def chunk_sql(self) -> str:
+        quote = connection.ops.quote_name
+        return correlation.chunk_query(
+            connection.vendor,
+            temp_table=quote(TempRecord._meta.db_table),
+            object_table=quote(ManagedObject._meta.db_table),
+            object_type_id=self.managed_type.model.pk,
+            columns=self.columns,
+            key_columns=key_columns_of(self.record),
+        )
 
     @cached_property
     def column_order(self) -> dict[str, int]:
@@ -101,42 +130,23 @@ def _value_at(properties: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def _key_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+class StoredObject(NamedTuple):
+    """The parts of a stored managed object that reconciling a row needs."""
+
+    pk: int
+    object_id: str
+    rev: int
+    properties: dict[str, Any]
 
 
-def object_key(properties: Mapping[str, Any], key_paths: Sequence[tuple]) -> str | None:
-    """An object's correlation key, built like ``staging.correlation_key``."""
-    parts = [_key_text(_value_at(properties, path)) for path in key_paths]
-    if any(part is None for part in parts):
-        return None
-    return KEY_SEPARATOR.join(parts)  # type: ignore[arg-type]
+class ChunkRow(NamedTuple):
+    """A staged row and every stored object its key matches."""
 
-
-def find_matches(
-    context: ImportContext, keys: Sequence[str]
-) -> dict[str, list[ManagedObject]]:
-    """Stored objects by correlation key: one index-backed query per chunk."""
-    if not keys:
-        return {}
-    first_values = {key.split(KEY_SEPARATOR, 1)[0] for key in keys}
-    objects = (
-        ManagedObject.objects.filter(object_type=context.managed_type.model)
-        .alias(first_key=JsonText("properties", context.key_paths[0]))
-        .filter(first_key__in=list(first_values))
-        .only("pk", "object_id", "rev", "properties")
-    )
-    wanted = set(keys)
-    matches: dict[str, list[ManagedObject]] = {}
-    for obj in objects:
-        key = object_key(obj.properties, context.key_paths)
-        if key in wanted:
-            matches.setdefault(key, []).append(obj)
-    return matches
+    row_number: int
+    cells: list[str]
+    key: str | None
+    first_row: int | None
+    found: list[StoredObject]
 
 
 def _deep_merge(target: dict[str, Any], values: Mapping[str, Any]) -> None:
@@ -190,18 +200,14 @@ class RowDecision:
     row_number: int
     cells: list[str]
     properties: dict[str, Any] | None = None
-    existing: ManagedObject | None = None
+    existing: StoredObject | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
 
 
-def decide_row(
-    context: ImportContext,
-    temp: tuple[int, list[str], str | None, int | None],
-    matches: Mapping[str, list[ManagedObject]],
-) -> RowDecision:
+def decide_row(context: ImportContext, row: ChunkRow) -> RowDecision:
     """Coerce and validate one row against the object it matches, if any."""
-    row_number, cells, key, first_row = temp
+    row_number, cells, key, first_row, found = row
     decision = RowDecision(row_number, cells)
     if first_row is not None:
         decision.error = duplicate_key_error(
@@ -209,7 +215,6 @@ def decide_row(
         )
         return decision
     coerced = context.coerce(cells)
-    found = matches.get(key, []) if key is not None else []
     if len(found) > 1:
         decision.error = ambiguous_match_error(
             context.record.unique_properties, sorted(o.object_id for o in found)
@@ -301,21 +306,27 @@ def _record_outcome(
         plan.unchanged += 1
     else:
         existing = decision.existing
-        plan.updates.append(
-            (existing.pk, decision.properties, existing.rev + 1, now)
-        )
+        plan.updates.append((existing.pk, decision.properties, existing.rev + 1, now))
 
 
-def plan_chunk(
-    context: ImportContext,
-    temp_rows: Sequence[tuple[int, list[str], str | None, int | None]],
-) -> ChunkPlan:
+@dataclass
+class Chunk:
+    """The next staged rows: those Python must decide, and a count of the rest."""
+
+    rows: list[ChunkRow]
+    unchanged: int  # rows the database found unchanged (see ``correlation``)
+    last_row: int
+
+
+def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
     """Decide every row of a chunk; reads only, writes nothing."""
-    keys = [key for _, _, key, first in temp_rows if key is not None and first is None]
-    matches = find_matches(context, keys)
-    decisions = [decide_row(context, temp, matches) for temp in temp_rows]
+    decisions = [decide_row(context, row) for row in chunk.rows]
     _check_unique(context, decisions)
-    plan = ChunkPlan(last_row=temp_rows[-1][0], rows=len(temp_rows))
+    plan = ChunkPlan(
+        last_row=chunk.last_row,
+        rows=len(chunk.rows) + chunk.unchanged,
+        unchanged=chunk.unchanged,
+    )
     now = timezone.now()
     for decision in decisions:
         _record_outcome(plan, context, decision, now)
@@ -345,37 +356,90 @@ def apply_chunk(context: ImportContext, plan: ChunkPlan) -> None:
             bulk_update(ManagedObject, UPDATE_FIELDS, plan.updates)
         bulk_insert(ErrorRecord, ERROR_FIELDS, plan.errors)
         TempRecord.objects.filter(
-            import_record=record, row_number__lte=plan.last_row
+            import_record=record,
+            row_number__gt=context.last_row,
+            row_number__lte=plan.last_row,
         ).delete()
 
 
-def next_temp_rows(
-    record: ImportRecord, size: int
-) -> list[tuple[int, list[str], str | None, int | None]]:
-    """The next chunk of staged rows, in file order."""
-    rows = (
-        TempRecord.objects.filter(import_record=record)
-        .order_by("row_number")
-        .values_list("row_number", "cells", "key", "first_row")[:size]
-    )
-    return list(rows)
+def _group_matches(results: Iterator[tuple]) -> Iterator[tuple[list[tuple], int]]:
+    """Result rows grouped by staged row (a row matching n objects comes n times)."""
+    group: list[tuple] = []
+    for result in results:
+        if group and result[correlation.ROW_NUMBER] != group[0][0]:
+            yield group, group[0][0]
+            group = []
+        group.append(result)
+    if group:
+        yield group, group[0][0]
+
+
+def next_chunk(context: ImportContext, size: int) -> Chunk | None:
+    """Read the next chunk of staged rows with their matches; None when done.
+
+    The chunk is the staged rows numbered ``last_row + 1 .. last_row + size``
+    (fewer where rows failed at staging or lines were blank); an empty window
+    jumps to the next staged row. One statement per chunk
+    (``correlation.chunk_query``); cells and stored properties arrive as JSON
+    text and are decoded only for the rows Python decides.
+    """
+    start = context.last_row
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                context.chunk_sql, [context.import_id_param, start, start + size]
+            )
+            results = cursor.fetchall()
+            if results:
+                return _read_chunk(results, last_row=start + size)
+            cursor.execute(context.next_row_sql, [context.import_id_param, start])
+            following = cursor.fetchone()[0]
+            if following is None:
+                return None
+            start = following - 1
+
+
+def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
+    c = correlation
+    loads = json.loads
+    rows: list[ChunkRow] = []
+    unchanged = 0
+    for group, row_number in _group_matches(iter(results)):
+        first = group[0]
+        if first[c.UNCHANGED]:
+            unchanged += 1
+            continue
+        found = [
+            StoredObject(
+                r[c.OBJECT_PK], r[c.OBJECT_ID], r[c.REV], loads(r[c.PROPERTIES])
+            )
+            for r in group
+            if r[c.OBJECT_PK] is not None
+        ]
+        cells = loads(first[c.CELLS])
+        rows.append(
+            ChunkRow(row_number, cells, first[c.KEY], first[c.FIRST_ROW], found)
+        )
+    return Chunk(rows, unchanged, last_row)
 
 
 def reconcile_next_chunk(context: ImportContext, size: int) -> bool:
     """Reconcile one chunk; False when nothing is left.
 
     A unique-index clash with a concurrent writer rolls the chunk back; it is
-    then planned again, and the clash now shows up as a UNIQUE failure.
+    then read and planned again, and the clash now shows up as a UNIQUE failure.
     """
-    temp_rows = next_temp_rows(context.record, size)
-    if not temp_rows:
-        return False
     for attempt in range(CHUNK_ATTEMPTS):
-        plan = plan_chunk(context, temp_rows)
+        chunk = next_chunk(context, size)
+        if chunk is None:
+            return False
+        plan = plan_chunk(context, chunk)
         try:
             apply_chunk(context, plan)
-            return True
         except IntegrityError:
             if attempt == CHUNK_ATTEMPTS - 1:
                 raise
+            continue
+        context.last_row = plan.last_row
+        return True
     return True

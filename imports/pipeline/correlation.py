@@ -1,0 +1,165 @@
+"""Set-based correlation: one SQL statement reads a chunk and its matches.
+
+The statement takes the next ``limit`` staged rows of an import (after a given
+row number, so the index jumps past rows already reconciled), LEFT JOINs every
+stored object whose unique-property values equal the row's key cells (the
+first key property hits its per-type expression index), and says for each row
+whether applying it would change nothing.
+
+That ``unchanged`` flag is a conservative fast path, computed only on
+PostgreSQL: it is true only when the object is the row's single match and
+every header column already holds exactly what the row would write (the same
+JSON type and value, a blank cell on an absent property, or a blank cell on a
+property holding its default). Such rows are never sent back to Python; every
+other row (new, changed, ambiguous, blank key, odd spellings such as ``TRUE``
+or ``1.50``) is decided by ``reconcile.decide_row``, which stays the single
+authority on what a row means. Skipping validation for an unchanged row is
+deliberate: like IDM's reconciliation, a row that writes nothing runs no
+policies.
+
+Pure module: SQL text from schema data, no database access.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from idmimport.crest.json_sql import (
+    POSTGRESQL,
+    SQLITE,
+    json_text_sql,
+    json_value_sql,
+)
+from managed.schema import PropertySchema
+
+__all__ = ["chunk_query", "next_row_query"]
+
+# Positions of the result columns, in SELECT order.
+ROW_NUMBER, FIRST_ROW, KEY, MATCHES, OBJECT_PK, OBJECT_ID, REV = range(7)
+UNCHANGED, CELLS, PROPERTIES = 7, 8, 9
+
+
+def _literal(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("SQL literals cannot contain NUL characters")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _cell_sql(vendor: str, index: int) -> str:
+    """The text of cell ``index`` of the staged row's JSON array of cells."""
+    if vendor == SQLITE:
+        return f"json_extract(c.cells, '$[{int(index)}]')"
+    return f"(c.cells ->> {int(index)})"
+
+
+def _column_unchanged_sql(cell: str, stored: str, prop: PropertySchema) -> str:
+    """PostgreSQL: does the stored value already equal what this cell writes?
+
+    Mirrors ``coercion`` and ``reconcile.merge_update`` for the canonical
+    spellings only; anything else is NULL or false, never a false "true".
+    """
+    if prop.required:
+        blank = "FALSE"  # a blank required cell fails the row: Python reports it
+    elif prop.has_default:
+        default = json.dumps(prop.default, separators=(",", ":"), ensure_ascii=False)
+        blank = f"{stored} = {_literal(default)}::jsonb"
+    else:
+        blank = f"{stored} IS NULL"
+    if prop.type == "string":
+        value = f"{stored} = to_jsonb({cell})"
+    elif prop.type == "boolean":
+        value = (
+            f"{stored} = CASE {cell} WHEN 'true' THEN 'true'::jsonb "
+            "WHEN 'false' THEN 'false'::jsonb END"
+        )
+    else:  # number / integer: the text PostgreSQL prints is the text JSON parses
+        value = (
+            f"(jsonb_typeof({stored}) = 'number' AND ({stored} #>> '{{}}') = {cell})"
+        )
+    return f"(CASE WHEN {cell} = '' THEN {blank} ELSE {value} END)"
+
+
+def _unchanged_sql(vendor: str, columns: Sequence[PropertySchema]) -> str:
+    if vendor != POSTGRESQL:
+        return "0"  # SQLite: every row takes the Python path
+    checks = [
+        _column_unchanged_sql(
+            _cell_sql(vendor, index), json_value_sql(vendor, "m.properties", p.path), p
+        )
+        for index, p in enumerate(columns)
+    ]
+    return "COALESCE(m.id IS NOT NULL AND " + " AND ".join(checks) + ", FALSE)"
+
+
+def chunk_query(
+    vendor: str,
+    *,
+    temp_table: str,
+    object_table: str,
+    object_type_id: int,
+    columns: Sequence[PropertySchema],
+    key_columns: Sequence[int],
+) -> str:
+    """The chunk statement for one import (``columns`` in header order).
+
+    Parameters, in order: import id, the last row already reconciled, the last
+    row of this chunk. A window of row numbers rather than a LIMIT keeps every
+    scan bounded whatever the planner believes about the temp table, whose
+    statistics are stale by design (rows come and go by the million); the
+    match is a per-row index lookup for the same reason. ``object_type_id`` is
+    inlined: a partial per-type index is only usable when the query repeats
+    its ``object_type_id = N`` predicate as a constant. Result rows come in row
+    order; a row matching several objects comes once per match (``matches``
+    says how many), with cells and properties.
+    """
+    if vendor not in (POSTGRESQL, SQLITE):
+        raise ValueError(f"bulk import is not supported on {vendor}")
+    is_pg = vendor == POSTGRESQL
+    match = " AND ".join(
+        f"{json_text_sql(vendor, 'properties' if is_pg else 'm.properties', path)}"
+        f" = {_cell_sql(vendor, index)}"
+        for index, path in ((i, columns[i].path) for i in key_columns)
+    )
+    wanted = (
+        f"c.key IS NOT NULL AND c.first_row IS NULL AND "
+        f"{'' if is_pg else 'm.'}object_type_id = {int(object_type_id)} AND {match}"
+    )
+    if is_pg:
+        # LATERAL: one parameterised index probe per staged row, never a hash
+        # join over every object of the type.
+        joined = (
+            "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties "
+            f"FROM {object_table} WHERE {wanted}) m ON TRUE"
+        )
+    else:
+        joined = f"LEFT JOIN {object_table} m ON {wanted}"
+    as_text = "::text" if is_pg else ""
+    fence = " OFFSET 0" if is_pg else ""
+    unchanged = "(candidate AND matches = 1)"
+    # OFFSET 0 keeps PostgreSQL from inlining the join, so the candidate check
+    # runs once per row rather than once per CASE below.
+    return (
+        "WITH c AS ("
+        f"SELECT row_number, cells, key, first_row FROM {temp_table} "
+        "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s) "
+        f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE cells{as_text} END, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END "
+        "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, "
+        "m.id, m.object_id, m.rev, m.properties, "
+        "COUNT(m.id) OVER (PARTITION BY c.row_number) AS matches, "
+        f"{_unchanged_sql(vendor, columns)} AS candidate "
+        f"FROM c {joined}{fence}) j ORDER BY row_number"
+    )
+
+
+def next_row_query(temp_table: str) -> str:
+    """The first staged row after a given one: how a chunk window skips a gap.
+
+    Parameters: import id, the last row already reconciled.
+    """
+    return (
+        f"SELECT MIN(row_number) FROM {temp_table} "
+        "WHERE import_record_id = %s AND row_number > %s"
+    )
