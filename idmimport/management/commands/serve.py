@@ -2,14 +2,37 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.management.commands import runserver
+from django.core.servers.basehttp import WSGIServer
 
 from idmimport.management.commands.ensure_admin import DEFAULT_ADMIN
+
+
+class NoDelayWSGIServer(WSGIServer):
+    """Django's development server with Nagle's algorithm off on each connection.
+
+    The WSGI handler writes the status line and headers, then the body, as
+    separate small sends. With Nagle on, the body waits for the client to
+    acknowledge the headers, and a kept-alive client delays that ACK by about
+    40 ms: every reused-connection request took about 44 ms instead of 2.
+    """
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        connection, address = super().get_request()
+        if connection.family in (socket.AF_INET, socket.AF_INET6):
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
+
+class NoDelayRunserver(runserver.Command):
+    server_cls = NoDelayWSGIServer
 
 
 class Command(BaseCommand):
@@ -45,7 +68,7 @@ class Command(BaseCommand):
             f"  Worker: {f'django-q2 qcluster pid {worker.pid}' if worker else 'off'}\n"
         )
         try:
-            call_command("runserver", f"{host}:{port}", use_reloader=False)
+            call_command(NoDelayRunserver(), f"{host}:{port}", use_reloader=False)
         finally:
             if worker and worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
