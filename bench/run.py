@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "idmimport_bench_smoke" if smoke else "idmimport_bench"
     )
     args.import_timeout = args.import_timeout or (120 if smoke else 1800)
+    args.cache_dir = args.cache_dir.resolve()  # loaders run in other folders
     args.out = args.out or args.cache_dir / "last.json"
     if args.no_pg:
         args.pg_url = ""

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
+from django.db import connection
 
 STORAGE_ALIAS = "imports"
 
@@ -19,6 +20,18 @@ def max_upload_bytes() -> int:
 def chunk_size() -> int:
     """Rows reconciled per transaction."""
     return int(getattr(settings, "IMPORTS_CHUNK_SIZE", 5000))
+
+
+def reconcile_workers() -> int:
+    """Workers that reconcile one import together (PostgreSQL only).
+
+    Each chunk is a claim other workers skip, so several django-q2 workers
+    can share one import's chunks; one worker's Python then overlaps another's
+    database writes. SQLite has a single writer, so it always uses one.
+    """
+    if connection.vendor != "postgresql":
+        return 1
+    return max(1, int(getattr(settings, "IMPORTS_RECONCILE_WORKERS", 2)))
 
 
 def error_retention_days() -> int:

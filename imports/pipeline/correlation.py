@@ -109,9 +109,10 @@ def chunk_query(
     statistics are stale by design (rows come and go by the million); the
     match is a per-row index lookup for the same reason. ``object_type_id`` is
     inlined: a partial per-type index is only usable when the query repeats
-    its ``object_type_id = N`` predicate as a constant. Result rows come in row
-    order; a row matching several objects comes once per match (``matches``
-    says how many), with cells and properties.
+    its ``object_type_id = N`` predicate as a constant. Run it inside the
+    chunk's transaction: on PostgreSQL it locks the rows it returns. Result
+    rows come in row order; a row matching several objects comes once per
+    match (``matches`` says how many), with cells and properties.
     """
     if vendor not in (POSTGRESQL, SQLITE):
         raise ValueError(f"bulk import is not supported on {vendor}")
@@ -137,12 +138,20 @@ def chunk_query(
     as_text = "::text" if is_pg else ""
     fence = " OFFSET 0" if is_pg else ""
     unchanged = "(candidate AND matches = 1)"
+    # PostgreSQL: the chunk's temp rows are claimed (row-locked until the
+    # chunk commits) and rows another worker holds are skipped, so several
+    # workers can reconcile one import without ever taking the same row.
+    # SQLite has one writer at a time: the transaction itself is the claim.
+    claimed = (
+        ("AS MATERIALIZED (", " FOR UPDATE SKIP LOCKED)") if is_pg else ("AS (", ")")
+    )
     # OFFSET 0 keeps PostgreSQL from inlining the join, so the candidate check
     # runs once per row rather than once per CASE below.
     return (
-        "WITH c AS ("
+        f"WITH c {claimed[0]}"
         f"SELECT row_number, cells, key, first_row FROM {temp_table} "
-        "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s) "
+        "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s"
+        f"{claimed[1]} "
         f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
         f"CASE WHEN {unchanged} THEN NULL ELSE cells{as_text} END, "
         f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END "

@@ -1,11 +1,13 @@
 """Stage 2: reconcile staged rows into managed objects, one chunk at a time.
 
-A chunk is planned from a few reads (its temp rows, the objects their keys
-match, unique-property holders), then applied in one transaction that also
-moves the counters and deletes the chunk's temp rows. The counter update is
-conditional on the import still running, so a cancel that commits first
-makes the chunk roll back: no row after a cancel is ever applied, and a
-worker killed mid-chunk leaves the chunk to be redone in full.
+A chunk is claimed, planned from a few reads (its temp rows, the objects
+their keys match, unique-property holders) and applied in one transaction
+that also moves the counters and deletes the chunk's temp rows. The counter
+update is conditional on the import still running, so a cancel that commits
+first makes the chunk roll back: no row after a cancel is ever applied, and a
+worker killed mid-chunk leaves the chunk to be redone in full. On PostgreSQL
+the claim is a row lock that other workers skip, so several workers can share
+one import (``runner.import_reconcile``).
 """
 
 import copy
@@ -55,7 +57,7 @@ class ImportContext:
 
     record: ImportRecord
     managed_type: ManagedType
-    last_row: int = 0  # rows up to this one are reconciled (their temp rows gone)
+    last_row: int = 0  # where this worker's next chunk window starts
 
     @cached_property
     def paths(self) -> list[tuple[str, ...]]:
@@ -115,10 +117,15 @@ class ChunkPlan:
 
     last_row: int
     rows: int = 0
+    row_numbers: list[int] = field(default_factory=list)
     creates: list[tuple] = field(default_factory=list)  # CREATE_FIELDS
     updates: list[tuple] = field(default_factory=list)  # id + UPDATE_FIELDS
     unchanged: int = 0
     errors: list[tuple] = field(default_factory=list)  # ERROR_FIELDS
+
+    @property
+    def first_row(self) -> int:
+        return self.row_numbers[0] if self.row_numbers else self.last_row + 1
 
 
 def _value_at(properties: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -315,7 +322,8 @@ class Chunk:
 
     rows: list[ChunkRow]
     unchanged: int  # rows the database found unchanged (see ``correlation``)
-    last_row: int
+    last_row: int  # the end of the window of row numbers read
+    row_numbers: list[int]  # every row claimed, the unchanged ones included
 
 
 def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
@@ -324,8 +332,9 @@ def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
     _check_unique(context, decisions)
     plan = ChunkPlan(
         last_row=chunk.last_row,
-        rows=len(chunk.rows) + chunk.unchanged,
+        rows=len(chunk.row_numbers),
         unchanged=chunk.unchanged,
+        row_numbers=chunk.row_numbers,
     )
     now = timezone.now()
     for decision in decisions:
@@ -333,33 +342,57 @@ def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
     return plan
 
 
+def _delete_claimed(context: ImportContext, plan: ChunkPlan) -> None:
+    """Drop the temp rows this chunk reconciled, and only those.
+
+    On PostgreSQL another worker may hold rows of the same window, so the rows
+    go by number; on SQLite this worker is the only writer and the window's
+    range is exact.
+    """
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(TempRecord._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE import_record_id = %s "
+                "AND row_number = ANY(%s)",
+                [context.import_id_param, plan.row_numbers],
+            )
+        return
+    TempRecord.objects.filter(
+        import_record=context.record,
+        row_number__gte=plan.first_row,
+        row_number__lte=plan.last_row,
+    ).delete()
+
+
 def apply_chunk(context: ImportContext, plan: ChunkPlan) -> None:
-    """Write a planned chunk and its counters in one transaction."""
+    """Write a planned chunk, then its counters; call inside the chunk's transaction.
+
+    The counters go last: the import record's row lock is then held only for
+    the moment before the commit, so workers sharing an import do not queue
+    on it while they write. The update is conditional on the import still
+    running, so a cancel that committed first rolls the chunk back.
+    """
     record = context.record
+    if not record.is_dry_run:
+        bulk_insert(ManagedObject, CREATE_FIELDS, plan.creates)
+        bulk_update(ManagedObject, UPDATE_FIELDS, plan.updates)
+    bulk_insert(ErrorRecord, ERROR_FIELDS, plan.errors)
+    _delete_claimed(context, plan)
     failures = len(plan.errors)
-    with transaction.atomic():
-        changed = ImportRecord.objects.filter(
-            pk=record.pk, status=ImportStatus.IMPORTING
-        ).update(
-            success=F("success") + plan.rows - failures,
-            failure=F("failure") + failures,
-            created=F("created") + len(plan.creates),
-            updated=F("updated") + len(plan.updates),
-            unchanged=F("unchanged") + plan.unchanged,
-            temp_records=F("temp_records") - plan.rows,
-            rev=F("rev") + 1,
-        )
-        if not changed:
-            raise ImportStoppedError
-        if not record.is_dry_run:
-            bulk_insert(ManagedObject, CREATE_FIELDS, plan.creates)
-            bulk_update(ManagedObject, UPDATE_FIELDS, plan.updates)
-        bulk_insert(ErrorRecord, ERROR_FIELDS, plan.errors)
-        TempRecord.objects.filter(
-            import_record=record,
-            row_number__gt=context.last_row,
-            row_number__lte=plan.last_row,
-        ).delete()
+    changed = ImportRecord.objects.filter(
+        pk=record.pk, status=ImportStatus.IMPORTING
+    ).update(
+        success=F("success") + plan.rows - failures,
+        failure=F("failure") + failures,
+        created=F("created") + len(plan.creates),
+        updated=F("updated") + len(plan.updates),
+        unchanged=F("unchanged") + plan.unchanged,
+        temp_records=F("temp_records") - plan.rows,
+        rev=F("rev") + 1,
+    )
+    if not changed:
+        raise ImportStoppedError
 
 
 def _group_matches(results: Iterator[tuple]) -> Iterator[tuple[list[tuple], int]]:
@@ -375,10 +408,11 @@ def _group_matches(results: Iterator[tuple]) -> Iterator[tuple[list[tuple], int]
 
 
 def next_chunk(context: ImportContext, size: int) -> Chunk | None:
-    """Read the next chunk of staged rows with their matches; None when done.
+    """Claim the next chunk of staged rows with their matches; None at the end.
 
-    The chunk is the staged rows numbered ``last_row + 1 .. last_row + size``
-    (fewer where rows failed at staging or lines were blank); an empty window
+    The chunk is the unclaimed staged rows numbered ``last_row + 1 ..
+    last_row + size`` (fewer where rows failed at staging, lines were blank or
+    another worker holds them); a window with none moves on past itself or
     jumps to the next staged row. One statement per chunk
     (``correlation.chunk_query``); cells and stored properties arrive as JSON
     text and are decoded only for the rows Python decides.
@@ -395,16 +429,20 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
             cursor.execute(context.next_row_sql, [context.import_id_param, start])
             following = cursor.fetchone()[0]
             if following is None:
+                context.last_row = start
                 return None
-            start = following - 1
+            # Rows left in this window are another worker's: skip the window.
+            start = max(start + size, following - 1)
 
 
 def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
     c = correlation
     loads = json.loads
     rows: list[ChunkRow] = []
+    row_numbers: list[int] = []
     unchanged = 0
     for group, row_number in _group_matches(iter(results)):
+        row_numbers.append(row_number)
         first = group[0]
         if first[c.UNCHANGED]:
             unchanged += 1
@@ -420,22 +458,24 @@ def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
         rows.append(
             ChunkRow(row_number, cells, first[c.KEY], first[c.FIRST_ROW], found)
         )
-    return Chunk(rows, unchanged, last_row)
+    return Chunk(rows, unchanged, last_row, row_numbers)
 
 
 def reconcile_next_chunk(context: ImportContext, size: int) -> bool:
-    """Reconcile one chunk; False when nothing is left.
+    """Claim, decide and apply one chunk in one transaction; False when none is left.
 
     A unique-index clash with a concurrent writer rolls the chunk back; it is
-    then read and planned again, and the clash now shows up as a UNIQUE failure.
+    then claimed and planned again, and the clash now shows up as a UNIQUE
+    failure.
     """
     for attempt in range(CHUNK_ATTEMPTS):
-        chunk = next_chunk(context, size)
-        if chunk is None:
-            return False
-        plan = plan_chunk(context, chunk)
         try:
-            apply_chunk(context, plan)
+            with transaction.atomic():
+                chunk = next_chunk(context, size)
+                if chunk is None:
+                    return False
+                plan = plan_chunk(context, chunk)
+                apply_chunk(context, plan)
         except IntegrityError:
             if attempt == CHUNK_ATTEMPTS - 1:
                 raise
@@ -443,3 +483,19 @@ def reconcile_next_chunk(context: ImportContext, size: int) -> bool:
         context.last_row = plan.last_row
         return True
     return True
+
+
+def reconcile_rows(context: ImportContext, size: int, *, start_row: int = 0) -> None:
+    """Reconcile every staged row this worker can claim, from ``start_row`` on.
+
+    A worker that starts part-way through the file goes on from the top once
+    it reaches the end, so rows that no other worker took are never left
+    behind.
+    """
+    context.last_row = start_row
+    while reconcile_next_chunk(context, size):
+        pass
+    if start_row:
+        context.last_row = 0
+        while reconcile_next_chunk(context, size):
+            pass

@@ -2,40 +2,48 @@
 
 ``import_run`` is safe to call again for the same import at any point: a
 finished import is left alone, an interrupted staging starts over, and an
-interrupted import carries on with the temp rows still waiting.
+interrupted import carries on with the temp rows still waiting. Once staged,
+an import on PostgreSQL is shared with helper tasks (``import_reconcile``)
+that claim chunks beside it; whichever worker finds no row left completes it.
 """
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from imports.conf import chunk_size
+from imports.conf import chunk_size, reconcile_workers
 from imports.models import RUNNING_STATUSES, ImportRecord, ImportStatus, TempRecord
 from imports.pipeline.errors import ImportStoppedError
-from imports.pipeline.reconcile import ImportContext, reconcile_next_chunk
+from imports.pipeline.reconcile import ImportContext, reconcile_rows
 from imports.pipeline.staging import stage_rows
 from managed.services import managed_type_compile
 
 logger = logging.getLogger(__name__)
 
 
+RECONCILE_TASK = "imports.tasks.import_reconcile"
+
+
 def finalize(record: ImportRecord) -> None:
-    """Mark the import complete and drop whatever temp rows remain."""
+    """Mark the import complete, unless another worker still holds rows of it.
+
+    Every worker calls this after its last chunk; a row still staged means a
+    chunk is in flight elsewhere, and that worker completes the import.
+    """
     with transaction.atomic():
-        changed = ImportRecord.objects.filter(
-            pk=record.pk, status=ImportStatus.IMPORTING
-        ).update(
+        if TempRecord.objects.filter(import_record=record).exists():
+            return
+        ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.IMPORTING).update(
             status=ImportStatus.COMPLETED,
             end=timezone.now(),
             temp_records=0,
             purged_temp_records=True,
             rev=F("rev") + 1,
         )
-        if changed:
-            TempRecord.objects.filter(import_record=record).delete()
 
 
 def mark_failed(record_id: uuid.UUID, message: str) -> None:
@@ -48,26 +56,74 @@ def mark_failed(record_id: uuid.UUID, message: str) -> None:
     )
 
 
-def import_run(import_id: str | uuid.UUID) -> str:
-    """Run (or resume) one import to its end; return its final status."""
-    record = (
-        ImportRecord.objects.select_related("object_type").filter(pk=import_id).first()
-    )
-    if record is None or record.status not in RUNNING_STATUSES:
-        return record.status if record else "deleted"
+def _reconcile(record: ImportRecord, *, part: int = 0, parts: int = 1) -> None:
+    """Reconcile what this worker can claim, starting at its part of the file."""
+    context = ImportContext(record, managed_type_compile(record.object_type))
+    size = chunk_size()
+    total = ImportRecord.objects.values_list("total", flat=True).get(pk=record.pk)
+    # Rows are numbered 2.. (the header is row 1); parts start on a window edge.
+    start_row = (total + 1) * part // parts // size * size
+    reconcile_rows(context, size, start_row=start_row)
+    finalize(record)
+
+
+def _enqueue_helpers(record: ImportRecord, parts: int) -> None:
+    from django_q.tasks import async_task
+
+    for part in range(1, parts):
+        async_task(
+            RECONCILE_TASK,
+            str(record.pk),
+            part,
+            parts,
+            task_name=f"import {record.pk} part {part}"[:100],
+        )
+
+
+def _current_status(record_id: uuid.UUID) -> str:
+    status = ImportRecord.objects.filter(pk=record_id).values_list("status", flat=True)
+    return status.first() or "deleted"
+
+
+def _guarded(record: ImportRecord, work: Callable[[], None]) -> str:
+    """Run ``work``; a stop is normal, anything else fails the import."""
     try:
-        if record.status in (ImportStatus.QUEUED, ImportStatus.STAGING):
-            stage_rows(record)
-        context = ImportContext(record, managed_type_compile(record.object_type))
-        size = chunk_size()
-        while reconcile_next_chunk(context, size):
-            pass
-        finalize(record)
+        work()
     except ImportStoppedError:
-        logger.info("import %s stopped (cancelled or deleted)", import_id)
+        logger.info("import %s stopped (cancelled or deleted)", record.pk)
     except Exception as error:
-        logger.exception("import %s failed", import_id)
+        logger.exception("import %s failed", record.pk)
         mark_failed(record.pk, f"{type(error).__name__}: {error}")
         raise
-    status = ImportRecord.objects.filter(pk=record.pk).values_list("status", flat=True)
-    return status.first() or "deleted"
+    return _current_status(record.pk)
+
+
+def _load(import_id: str | uuid.UUID) -> ImportRecord | None:
+    return (
+        ImportRecord.objects.select_related("object_type").filter(pk=import_id).first()
+    )
+
+
+def import_run(import_id: str | uuid.UUID) -> str:
+    """Run (or resume) one import to its end; return its final status."""
+    record = _load(import_id)
+    if record is None or record.status not in RUNNING_STATUSES:
+        return record.status if record else "deleted"
+
+    def work() -> None:
+        if record.status in (ImportStatus.QUEUED, ImportStatus.STAGING):
+            stage_rows(record)
+            parts = reconcile_workers()
+            if parts > 1:
+                _enqueue_helpers(record, parts)
+        _reconcile(record)
+
+    return _guarded(record, work)
+
+
+def import_reconcile(import_id: str | uuid.UUID, part: int, parts: int) -> str:
+    """Help reconcile a staged import, from part ``part`` of ``parts`` on."""
+    record = _load(import_id)
+    if record is None or record.status != ImportStatus.IMPORTING:
+        return record.status if record else "deleted"
+    return _guarded(record, lambda: _reconcile(record, part=part, parts=parts))
