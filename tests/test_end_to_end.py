@@ -55,7 +55,7 @@ def worker(admin_user, monkeypatch, tmp_path):
         "DJANGO_SETTINGS_MODULE": "idmimport.settings.base",
         "DATABASE_URL": database_url(),
         "DATA_DIR": settings.TEST_DATA_DIR,
-        "Q_WORKERS": "1",
+        "Q_WORKERS": "2",  # on PostgreSQL both share each import (helpers)
         "IMPORTS_CHUNK_SIZE": "1000",
     }
     log = (tmp_path / "worker.log").open("w")

@@ -171,7 +171,10 @@ def test_embedded_default_is_sqlite_orm_broker_and_local_files(environ, tmp_path
     assert values["database"]["OPTIONS"] == {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+        ),
     }
     assert data.is_dir()  # SQLite would not create the folder itself
     assert values["q_cluster"] == {"orm": "default", "redis": None}

@@ -1,0 +1,70 @@
+"""The runner's shared reconcile: helper parts, and who completes an import."""
+
+from django.test import override_settings
+
+from imports.models import ImportRecord, ImportStatus, TempRecord
+from imports.pipeline.runner import finalize, import_reconcile, import_run
+from managed.models import ManagedObject
+from tests.imports.helpers import HEADER, stage, upload, user_row
+
+ROWS = 12  # rows 2..13 of the file; chunks of 5 rows
+
+
+def queued_import(api) -> str:
+    text = HEADER + "\n" + "\n".join(user_row(n) for n in range(ROWS)) + "\n"
+    response = upload(api, text)  # no on_commit here: it stays queued
+    assert response.status_code == 200
+    (import_id,) = response.json()["importUUIDs"]
+    return import_id
+
+
+@override_settings(IMPORTS_CHUNK_SIZE=5)
+def test_a_helper_part_alone_reconciles_every_row(api):
+    # given: a staged import whose first worker never reconciles anything
+    import_id = queued_import(api)
+    stage(import_id)
+    # when: only the helper of part 2 of 2 runs; it starts at row 5
+    status = import_reconcile(import_id, 1, 2)
+    # then: it wraps to the top, so every row is imported exactly once
+    record = ImportRecord.objects.get(pk=import_id)
+    assert status == ImportStatus.COMPLETED
+    assert (record.total, record.success, record.created, record.failure) == (
+        ROWS,
+        ROWS,
+        ROWS,
+        0,
+    )
+    assert ManagedObject.objects.count() == ROWS
+    assert not TempRecord.objects.filter(import_record_id=import_id).exists()
+
+
+def test_finalize_leaves_an_import_with_staged_rows_running(api):
+    # given: staged rows that no worker has reconciled yet
+    import_id = queued_import(api)
+    record = stage(import_id)
+    # when: a worker that found nothing more to claim finalizes
+    finalize(record)
+    # then: the rows' holder completes the import later, not this worker
+    record.refresh_from_db()
+    assert record.status == ImportStatus.IMPORTING
+    assert record.end is None
+    assert TempRecord.objects.filter(import_record_id=import_id).count() == ROWS
+
+
+@override_settings(IMPORTS_CHUNK_SIZE=5)
+def test_a_helper_arriving_after_the_end_changes_nothing(api):
+    # given: an import the first worker ran to its end
+    import_id = queued_import(api)
+    assert import_run(import_id) == ImportStatus.COMPLETED
+    before = ImportRecord.objects.get(pk=import_id)
+    # when: its helper task is delivered afterwards
+    status = import_reconcile(import_id, 1, 2)
+    # then
+    after = ImportRecord.objects.get(pk=import_id)
+    assert status == ImportStatus.COMPLETED
+    assert (after.rev, after.created, after.end) == (
+        before.rev,
+        before.created,
+        before.end,
+    )
+    assert ManagedObject.objects.count() == ROWS
