@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## The benchmark of bench/README.md: baselines, peer and product, one table (30-45 min).
+## The benchmark of bench/README.md: baselines, peer and product, one table (~15 min).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
