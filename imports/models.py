@@ -79,8 +79,15 @@ class ImportRecord(models.Model):
 class TempRecord(models.Model):
     """A staged CSV row waiting to be reconciled into a managed object."""
 
+    # Staging writes millions of these: no per-row foreign-key check (every
+    # path that ends an import deletes its temp rows explicitly) and no index
+    # of its own (the unique (import_record, row_number) constraint leads with it).
     import_record = models.ForeignKey(
-        ImportRecord, on_delete=models.CASCADE, related_name="temp_rows"
+        ImportRecord,
+        on_delete=models.CASCADE,
+        related_name="temp_rows",
+        db_constraint=False,
+        db_index=False,
     )
     row_number = models.BigIntegerField()
     cells = models.JSONField()

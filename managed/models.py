@@ -29,8 +29,13 @@ class ManagedObject(models.Model):
     expression indexes created by ``managed.indexes`` when a type is loaded.
     """
 
+    # No index of its own: the unique (object_type, object_id) constraint leads
+    # with it, and every object an import creates would maintain both.
     object_type = models.ForeignKey(
-        ManagedObjectType, on_delete=models.PROTECT, related_name="managed_objects"
+        ManagedObjectType,
+        on_delete=models.PROTECT,
+        related_name="managed_objects",
+        db_index=False,
     )
     object_id = models.CharField(max_length=255)
     rev = models.PositiveBigIntegerField(default=1)
