@@ -142,16 +142,16 @@ def chunk_query(
     # chunk commits) and rows another worker holds are skipped, so several
     # workers can reconcile one import without ever taking the same row.
     # SQLite has one writer at a time: the transaction itself is the claim.
-    claimed = (
+    claim_open, claim_close = (
         ("AS MATERIALIZED (", " FOR UPDATE SKIP LOCKED)") if is_pg else ("AS (", ")")
     )
     # OFFSET 0 keeps PostgreSQL from inlining the join, so the candidate check
     # runs once per row rather than once per CASE below.
     return (
-        f"WITH c {claimed[0]}"
+        f"WITH c {claim_open}"
         f"SELECT row_number, cells, key, first_row FROM {temp_table} "
         "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s"
-        f"{claimed[1]} "
+        f"{claim_close} "
         f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
         f"CASE WHEN {unchanged} THEN NULL ELSE cells{as_text} END, "
         f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END "
