@@ -12,16 +12,49 @@ names such as ``import_record_id``); JSON fields take Python objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from django.db import connection, models
 
 Converter = Callable[[Any], Any]
 
 
 def _dump_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text: orjson (about 10x the stdlib), the stdlib for the rest.
+
+    orjson refuses integers beyond 64 bits, which a CSV number may be; the
+    stdlib writes those exactly.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_NULL = "\\N"
+
+
+def copy_text_field(value: str | None) -> str:
+    """``value`` as one field of PostgreSQL's COPY text format (NULL for None)."""
+    if value is None:
+        return COPY_NULL
+    if "\\" not in value and value.isprintable():
+        return value  # the usual case: nothing to escape
+    return value.translate(_COPY_ESCAPES)
+
+
+def copy_json_field(value: Any) -> str:
+    """``value`` as JSON in one COPY text field.
+
+    JSON text already escapes every control character, so only its own
+    backslashes need doubling.
+    """
+    text = _dump_json(value)
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def _identity(value: Any) -> Any:
@@ -98,6 +131,33 @@ def bulk_insert(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})", batch
         )
         return len(batch)
+
+
+@contextmanager
+def copy_writer(
+    model: type[models.Model], fields: Sequence[str]
+) -> Iterator[Callable[[str], None]]:
+    """PostgreSQL: an open COPY into ``model``'s table, as a ``write(text)``.
+
+    ``text`` is whole lines of COPY text format (tab-separated, each ending
+    in a newline), formatted by the caller in one f-string per row with
+    ``copy_text_field`` / ``copy_json_field``: several times cheaper than
+    psycopg converting a tuple value by value. The server parses what it
+    has received while the caller prepares the next lines, so writing a few
+    hundred rows at a time overlaps Python with the database.
+    """
+    table, names = _quoted(model, _columns(model, fields))
+    statement = f"COPY {table} ({names}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        yield copy.write
+
+
+def copy_lines(
+    model: type[models.Model], fields: Sequence[str], lines: Iterable[str]
+) -> None:
+    """PostgreSQL: COPY ready-made text lines (see ``copy_writer``) in one go."""
+    with copy_writer(model, fields) as write:
+        write("".join(lines))
 
 
 def bulk_update(

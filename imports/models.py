@@ -80,8 +80,9 @@ class TempRecord(models.Model):
     """A staged CSV row waiting to be reconciled into a managed object."""
 
     # Staging writes millions of these: no per-row foreign-key check (every
-    # path that ends an import deletes its temp rows explicitly) and no index
-    # of its own (the unique (import_record, row_number) constraint leads with it).
+    # path that ends an import deletes its temp rows explicitly), no index of
+    # its own (the unique (import_record, row_number) constraint leads with it)
+    # and none on the key (staging.mark_duplicates sorts the keys once instead).
     import_record = models.ForeignKey(
         ImportRecord,
         on_delete=models.CASCADE,
@@ -105,7 +106,6 @@ class TempRecord(models.Model):
                 fields=["import_record", "row_number"], name="temp_record_row_uniq"
             )
         ]
-        indexes = [models.Index(fields=["import_record", "key"])]
 
     def __str__(self) -> str:
         return f"row {self.row_number} of import {self.import_record_id}"

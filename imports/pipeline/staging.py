@@ -6,13 +6,13 @@ first. Rows that cannot even be read (wrong number of cells, bad bytes)
 become ErrorRecords straight away.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from django.db import connection, transaction
 from django.db.models import F
 
-from idmimport.bulk import bulk_insert
+from idmimport.bulk import bulk_insert, copy_json_field, copy_text_field, copy_writer
 from imports.conf import chunk_size, import_storage
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.csv_reader import CsvRow, iter_rows
@@ -20,11 +20,14 @@ from imports.pipeline.errors import ImportStoppedError, bad_row_error
 
 TEMP_FIELDS = ("import_record_id", "row_number", "cells", "key")
 ERROR_FIELDS = ("import_record_id", "row_number", "cells", "error")
+COPY_FLUSH_ROWS = 256  # about 40 kB of a typical user file per write
 KEY_SEPARATOR = "\x1f"  # ASCII unit separator: cannot be typed into a cell by accident
 
 
 def correlation_key(cells: Sequence[str], key_columns: Sequence[int]) -> str | None:
     """The row's uniqueProperty values as one text; None when any is blank."""
+    if len(key_columns) == 1:  # the usual case, once per staged row
+        return cells[key_columns[0]] or None
     values = [cells[index] for index in key_columns]
     if any(value == "" for value in values):
         return None
@@ -34,11 +37,6 @@ def correlation_key(cells: Sequence[str], key_columns: Sequence[int]) -> str | N
 def key_columns_of(record: ImportRecord) -> list[int]:
     """Positions of the uniqueProperty columns in the file's header."""
     return [record.header.index(name) for name in record.unique_properties]
-
-
-def _batches(rows: Iterator[CsvRow], size: int) -> Iterator[list[CsvRow]]:
-    while batch := list(islice(rows, size)):
-        yield batch
 
 
 def _reset_staging(record: ImportRecord) -> None:
@@ -58,51 +56,100 @@ def _reset_staging(record: ImportRecord) -> None:
         raise ImportStoppedError
 
 
-def _write_batch(
-    record: ImportRecord, batch: list[CsvRow], key_columns: list[int]
-) -> None:
-    temp_rows, error_rows = [], []
-    for row in batch:
-        if row.error:
-            error_rows.append(
-                (record.pk, row.row_number, row.cells, bad_row_error(row.error))
+def _copy_temp_rows(
+    record: ImportRecord, rows: Iterable[CsvRow], key_columns: list[int]
+) -> tuple[int, list[tuple]]:
+    """PostgreSQL: stream readable rows into one COPY; return (staged, errors).
+
+    Lines go out every ``COPY_FLUSH_ROWS`` rows, so the server stores one
+    group while this process parses and formats the next.
+    """
+    import_id = str(record.pk)
+    staged, errors, pending = 0, [], []
+    with copy_writer(TempRecord, TEMP_FIELDS) as write:
+        for row_number, cells, error in rows:
+            if error:
+                errors.append((record.pk, row_number, cells, bad_row_error(error)))
+                continue
+            pending.append(
+                f"{import_id}\t{row_number}\t{copy_json_field(cells)}\t"
+                f"{copy_text_field(correlation_key(cells, key_columns))}\n"
             )
+            if len(pending) == COPY_FLUSH_ROWS:
+                write("".join(pending))
+                staged += len(pending)
+                pending.clear()
+        write("".join(pending))
+    return staged + len(pending), errors
+
+
+def _insert_temp_rows(
+    record: ImportRecord, rows: Iterable[CsvRow], key_columns: list[int]
+) -> tuple[int, list[tuple]]:
+    """SQLite: one executemany of the readable rows; return (staged, errors)."""
+    staged, errors = [], []
+    for row_number, cells, error in rows:
+        if error:
+            errors.append((record.pk, row_number, cells, bad_row_error(error)))
         else:
-            key = correlation_key(row.cells, key_columns)
-            temp_rows.append((record.pk, row.row_number, row.cells, key))
+            key = correlation_key(cells, key_columns)
+            staged.append((record.pk, row_number, cells, key))
+    bulk_insert(TempRecord, TEMP_FIELDS, staged)
+    return len(staged), errors
+
+
+def _stage_batch(
+    record: ImportRecord, rows: Iterable[CsvRow], key_columns: list[int]
+) -> bool:
+    """Stage the next rows (one batch) in one transaction; False once none is left.
+
+    The counters move in the same transaction, conditional on the import
+    still staging: a cancel that commits first rolls the batch back.
+    """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            staged, errors = _copy_temp_rows(record, rows, key_columns)
+        else:
+            staged, errors = _insert_temp_rows(record, rows, key_columns)
+        if not staged and not errors:
+            return False
+        bulk_insert(ErrorRecord, ERROR_FIELDS, errors)
         changed = ImportRecord.objects.filter(
             pk=record.pk, status=ImportStatus.STAGING
         ).update(
-            total=F("total") + len(batch),
-            failure=F("failure") + len(error_rows),
-            temp_records=F("temp_records") + len(temp_rows),
+            total=F("total") + staged + len(errors),
+            failure=F("failure") + len(errors),
+            temp_records=F("temp_records") + staged,
             rev=F("rev") + 1,
         )
         if not changed:
             raise ImportStoppedError
-        bulk_insert(TempRecord, TEMP_FIELDS, temp_rows)
-        bulk_insert(ErrorRecord, ERROR_FIELDS, error_rows)
+    return True
 
 
 def mark_duplicates(record: ImportRecord) -> int:
     """Flag every row whose key an earlier row of the file already used.
 
     One set-based statement per import (no in-memory set of keys, so memory
-    does not grow with the file); the first row keeps the key.
+    does not grow with the file); the first row keeps the key. The keys have
+    no index: one sort here costs far less than keeping an index up to date
+    through every staged and every reconciled row.
     """
     table = connection.ops.quote_name(TempRecord._meta.db_table)
     import_id = ImportRecord._meta.pk.get_db_prep_value(record.pk, connection)
     sql = (
-        f"UPDATE {table} SET first_row = dup.first_row "
-        f"FROM (SELECT key, MIN(row_number) AS first_row FROM {table} "
-        "WHERE import_record_id = %s AND key IS NOT NULL "
-        "GROUP BY key HAVING COUNT(*) > 1) AS dup "
-        f"WHERE {table}.import_record_id = %s AND {table}.key = dup.key "
-        f"AND {table}.row_number > dup.first_row"
+        f"UPDATE {table} SET first_row = dup.first_row FROM ("
+        "SELECT id, first_row FROM ("
+        "SELECT id, row_number, MIN(row_number) OVER (PARTITION BY key) AS first_row "
+        f"FROM {table} WHERE import_record_id = %s AND key IS NOT NULL"
+        ") AS keyed WHERE row_number > first_row"
+        f") AS dup WHERE {table}.id = dup.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [import_id, import_id])
+        if connection.vendor == "postgresql":
+            # Sort the keys in memory rather than in temporary files.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, [import_id])
         return cursor.rowcount
 
 
@@ -112,8 +159,9 @@ def stage_rows(record: ImportRecord) -> None:
     key_columns = key_columns_of(record)
     with import_storage().open(record.file, "rb") as stream:
         rows = iter_rows(stream, expected_columns=len(record.header))
-        for batch in _batches(rows, chunk_size()):
-            _write_batch(record, batch, key_columns)
+        size = chunk_size()
+        while _stage_batch(record, islice(rows, size), key_columns):
+            pass
     with transaction.atomic():
         mark_duplicates(record)
         changed = ImportRecord.objects.filter(
