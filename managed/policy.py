@@ -261,11 +261,19 @@ def _forbidden_chars_check(params: Mapping[str, Any]) -> Check:
     configured = params["forbiddenChars"]
     chars = tuple(configured)  # a string lists its characters, as in IDM
     failure_params = {"forbiddenChars": list(chars)}
+    # Single characters (the usual case) are one set test in C per value.
+    single = frozenset(chars) if all(len(c) == 1 for c in chars) else None
 
     def check(
         value: Any, obj: Mapping[str, Any], required_failed: bool
     ) -> Failure | None:
-        if isinstance(value, str) and any(char in value for char in chars):
+        if not isinstance(value, str):
+            return None
+        if (
+            not single.isdisjoint(value)
+            if single is not None
+            else any(char in value for char in chars)
+        ):
             return requirement(CANNOT_CONTAIN_CHARACTERS, failure_params)
         return None
 

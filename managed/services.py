@@ -5,7 +5,6 @@ functions, so policy validation and uniqueness are enforced in one place.
 """
 
 import copy
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from idmimport.crest.errors import (
     PreconditionFailedError,
 )
 from idmimport.crest.json_sql import JsonText
+from managed.ids import new_object_id
 from managed.indexes import sync_type_indexes
 from managed.models import ManagedObject, ManagedObjectType
 from managed.policy import Validator, apply_defaults, compile_validator, merge_failures
@@ -222,7 +222,7 @@ def managed_object_create(
     _validate(managed_type, properties, is_create=True, own_pk=None)
     obj = ManagedObject(
         object_type=managed_type.model,
-        object_id=object_id or str(uuid.uuid4()),
+        object_id=object_id or new_object_id(),
         rev=1,
         properties=properties,
     )

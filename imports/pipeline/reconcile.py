@@ -12,17 +12,17 @@ one import (``runner.import_reconcile``).
 
 import copy
 import json
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from idmimport.bulk import bulk_insert, bulk_update
+from idmimport.bulk import bulk_insert, bulk_update, copy_json_field, copy_lines
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
 from imports.pipeline import correlation
@@ -33,6 +33,7 @@ from imports.pipeline.errors import (
     policy_error,
 )
 from imports.pipeline.staging import ERROR_FIELDS, key_columns_of
+from managed.ids import new_object_ids
 from managed.models import ManagedObject
 from managed.policy import apply_defaults, merge_failures
 from managed.schema import ObjectSchema
@@ -118,7 +119,7 @@ class ChunkPlan:
     last_row: int
     rows: int = 0
     row_numbers: list[int] = field(default_factory=list)
-    creates: list[tuple] = field(default_factory=list)  # CREATE_FIELDS
+    creates: list[Any] = field(default_factory=list)  # CREATE_FIELDS once planned
     updates: list[tuple] = field(default_factory=list)  # id + UPDATE_FIELDS
     unchanged: int = 0
     errors: list[tuple] = field(default_factory=list)  # ERROR_FIELDS
@@ -299,21 +300,22 @@ def _record_outcome(
             (context.record.pk, decision.row_number, decision.cells, error)
         )
     elif decision.existing is None:
-        plan.creates.append(
-            (
-                context.managed_type.model.pk,
-                str(uuid.uuid4()),
-                1,
-                decision.properties,
-                now,
-                now,
-            )
-        )
+        plan.creates.append(decision.properties)
     elif decision.properties == decision.existing.properties:
         plan.unchanged += 1
     else:
         existing = decision.existing
         plan.updates.append((existing.pk, decision.properties, existing.rev + 1, now))
+
+
+def _create_rows(context: ImportContext, plan: ChunkPlan, now: Any) -> list[tuple]:
+    """CREATE_FIELDS tuples for the chunk's new objects, ids made in one go."""
+    type_id = context.managed_type.model.pk
+    ids = new_object_ids(len(plan.creates))
+    return [
+        (type_id, object_id, 1, properties, now, now)
+        for object_id, properties in zip(ids, plan.creates, strict=True)
+    ]
 
 
 @dataclass
@@ -339,6 +341,7 @@ def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
     now = timezone.now()
     for decision in decisions:
         _record_outcome(plan, context, decision, now)
+    plan.creates = _create_rows(context, plan, now)
     return plan
 
 
@@ -365,6 +368,25 @@ def _delete_claimed(context: ImportContext, plan: ChunkPlan) -> None:
     ).delete()
 
 
+def _insert_objects(creates: list[tuple]) -> None:
+    """Write the chunk's new objects (CREATE_FIELDS tuples).
+
+    On PostgreSQL each row becomes one COPY text line in a single f-string:
+    the busiest write of an import, and several times cheaper than psycopg
+    converting the tuple value by value. Object ids are UUID text and the
+    timestamps ISO 8601, so only the JSON needs escaping.
+    """
+    if connection.vendor != "postgresql":
+        bulk_insert(ManagedObject, CREATE_FIELDS, creates)
+        return
+    lines = [
+        f"{type_id}\t{object_id}\t{rev}\t{copy_json_field(properties)}\t"
+        f"{created.isoformat()}\t{updated.isoformat()}\n"
+        for type_id, object_id, rev, properties, created, updated in creates
+    ]
+    copy_lines(ManagedObject, CREATE_FIELDS, lines)
+
+
 def apply_chunk(context: ImportContext, plan: ChunkPlan) -> None:
     """Write a planned chunk, then its counters; call inside the chunk's transaction.
 
@@ -375,7 +397,7 @@ def apply_chunk(context: ImportContext, plan: ChunkPlan) -> None:
     """
     record = context.record
     if not record.is_dry_run:
-        bulk_insert(ManagedObject, CREATE_FIELDS, plan.creates)
+        _insert_objects(plan.creates)
         bulk_update(ManagedObject, UPDATE_FIELDS, plan.updates)
     bulk_insert(ErrorRecord, ERROR_FIELDS, plan.errors)
     _delete_claimed(context, plan)
@@ -437,7 +459,8 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
 
 def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
     c = correlation
-    loads = json.loads
+    loads = json.loads  # stored properties: orjson would turn big integers into floats
+    loads_cells = orjson.loads  # cells are strings only: safe, and several times faster
     rows: list[ChunkRow] = []
     row_numbers: list[int] = []
     unchanged = 0
@@ -454,7 +477,7 @@ def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
             for r in group
             if r[c.OBJECT_PK] is not None
         ]
-        cells = loads(first[c.CELLS])
+        cells = loads_cells(first[c.CELLS])
         rows.append(
             ChunkRow(row_number, cells, first[c.KEY], first[c.FIRST_ROW], found)
         )
