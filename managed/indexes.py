@@ -6,14 +6,14 @@ a UNIQUE index, so the database itself refuses duplicates even when two writers
 race. Queries reach these indexes because ``idmimport.crest.json_sql`` renders
 the very same expression text for filters.
 
-On PostgreSQL a searchable (not unique) index also leaves out objects without
-the property (``AND <expression> IS NOT NULL``). Optional properties are often
-absent (``profileImage``, ``description``), and every indexed NULL costs each
-insert of a bulk import an index entry: on 1M users the NULL-free indexes made
-inserting about 20% cheaper. Every comparison a filter makes (``eq``, ``sw``,
-``gt``, ``pr``, ...) is false for NULL, so PostgreSQL still proves the index
-usable for it; a sort on the property alone, with no filter on it, no longer
-uses the index.
+A searchable (not unique) index also leaves out objects without the property
+(``AND <expression> IS NOT NULL``). Optional properties are often absent
+(``profileImage``, ``description``), and every indexed NULL costs each insert
+of a bulk import an index entry: on 1M users on PostgreSQL the NULL-free
+indexes made inserting about 20% cheaper. A comparison a filter makes (``eq``,
+``gt``, ...) is false for NULL, so both databases still prove the index usable
+for it; a sort on the property alone, with no filter on it, no longer uses
+the index.
 """
 
 import hashlib
@@ -27,21 +27,15 @@ from managed.schema import ObjectSchema
 INDEX_PREFIX = "mo_"
 
 
-def _skips_absent(unique: bool) -> bool:
-    """Whether this index leaves out objects without the property (see above)."""
-    return not unique and connection.vendor == "postgresql"
-
-
 def index_name(object_type_id: int, path: tuple[str, ...], *, unique: bool) -> str:
     """A stable, short name (PostgreSQL allows 63 characters).
 
-    The last letter says what the index holds (``u`` unique, ``p`` searchable
-    present values only, ``s`` searchable with NULLs), so a change of kind
-    is a new name that the sync builds while it drops the old one.
+    The last letter says what the index holds: ``u`` unique, ``p`` present
+    values of a searchable property (it was ``s`` while those indexes held
+    NULLs too, so a sync replaces such older indexes).
     """
     digest = hashlib.sha1("/".join(path).encode(), usedforsecurity=False).hexdigest()
-    kind = "u" if unique else "p" if _skips_absent(unique) else "s"
-    return f"{INDEX_PREFIX}{object_type_id}_{digest[:12]}_{kind}"
+    return f"{INDEX_PREFIX}{object_type_id}_{digest[:12]}_{'u' if unique else 'p'}"
 
 
 def wanted_indexes(
@@ -58,7 +52,7 @@ def wanted_indexes(
         name = index_name(object_type.pk, prop.path, unique=unique)
         expression = json_text_sql(connection.vendor, column, prop.path)
         where = f"{type_column} = {int(object_type.pk)}"
-        if _skips_absent(unique):
+        if not unique:
             where += f" AND {expression} IS NOT NULL"
         statements[name] = (
             f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS "
