@@ -173,7 +173,7 @@ def test_embedded_default_is_sqlite_orm_broker_and_local_files(environ, tmp_path
         "transaction_mode": "IMMEDIATE",
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+            "PRAGMA cache_size=-65536;"
         ),
     }
     assert data.is_dir()  # SQLite would not create the folder itself
