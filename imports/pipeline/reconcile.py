@@ -12,7 +12,7 @@ one import (``runner.import_reconcile``).
 
 import copy
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -238,23 +238,20 @@ def decide_row(context: ImportContext, row: ChunkRow) -> RowDecision:
         properties = merge_update(
             context.managed_type.schema, existing.properties, coerced
         )
-        failures = merge_failures(
-            failures,
-            validator.validate(
-                properties, is_create=False, blank_paths=coerced.blank_paths
-            ),
+        validated = validator.validate(
+            properties, is_create=False, blank_paths=coerced.blank_paths
         )
         decision.existing = existing
     else:
         properties = apply_defaults(context.managed_type.schema, coerced.values)
-        failures = merge_failures(
-            failures, validator.validate(properties, is_create=True)
-        )
+        validated = validator.validate(properties, is_create=True)
+    if validated:  # the usual valid row skips the merge and the sort
+        failures = merge_failures(failures, validated)
     decision.properties = properties
-    order = context.column_order
-    decision.failures = sorted(
-        failures, key=lambda failure: order.get(failure["property"], len(order))
-    )
+    if len(failures) > 1:
+        order = context.column_order
+        failures.sort(key=lambda failure: order.get(failure["property"], len(order)))
+    decision.failures = failures
     return decision
 
 
@@ -417,18 +414,6 @@ def apply_chunk(context: ImportContext, plan: ChunkPlan) -> None:
         raise ImportStoppedError
 
 
-def _group_matches(results: Iterator[tuple]) -> Iterator[tuple[list[tuple], int]]:
-    """Result rows grouped by staged row (a row matching n objects comes n times)."""
-    group: list[tuple] = []
-    for result in results:
-        if group and result[correlation.ROW_NUMBER] != group[0][0]:
-            yield group, group[0][0]
-            group = []
-        group.append(result)
-    if group:
-        yield group, group[0][0]
-
-
 def next_chunk(context: ImportContext, size: int) -> Chunk | None:
     """Claim the next chunk of staged rows with their matches; None at the end.
 
@@ -458,15 +443,21 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
 
 
 def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
+    """Decode the chunk statement's rows (in row order; a row matching n
+    objects comes n times, consecutively, its ``matches`` saying n)."""
     c = correlation
     loads = json.loads  # stored properties: orjson would turn big integers into floats
     loads_cells = orjson.loads  # cells are strings only: safe, and several times faster
     rows: list[ChunkRow] = []
     row_numbers: list[int] = []
     unchanged = 0
-    for group, row_number in _group_matches(iter(results)):
+    position, end = 0, len(results)
+    while position < end:
+        first = results[position]
+        group = results[position : position + max(first[c.MATCHES], 1)]
+        position += len(group)
+        row_number = first[c.ROW_NUMBER]
         row_numbers.append(row_number)
-        first = group[0]
         if first[c.UNCHANGED]:
             unchanged += 1
             continue
