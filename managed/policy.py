@@ -115,6 +115,7 @@ IGNORED_POLICY_IDS = frozenset(
 
 POLICY_FAILED_MESSAGE = "Policy validation failed"
 
+_MISSING: Any = object()
 _LINE_CHARS = "\n\r\u2028\u2029"  # what JavaScript's "." does not match
 _EMAIL_RE = re.compile(rf"[^{_LINE_CHARS}]+@[^{_LINE_CHARS}]+\.[^{_LINE_CHARS}]+")
 _PHONE_RE = re.compile(r"\+?[0-9() -]*")
@@ -424,7 +425,6 @@ class _Rule:
         "checks",
         "children",
         "column",
-        "level",
         "name",
         "not_empty",
         "null_required",
@@ -437,7 +437,6 @@ class _Rule:
     )
 
     def __init__(self, prop: PropertySchema, children: tuple[_Rule, ...]) -> None:
-        self.level = _Level(children) if children else None
         self.name = prop.name
         self.path = prop.path
         self.column = prop.column
@@ -529,52 +528,14 @@ def _compile_rules(props: Iterable[PropertySchema]) -> tuple[_Rule, ...]:
     return tuple(_Rule(prop, _compile_rules(prop.children)) for prop in props)
 
 
-class _Level:
-    """The rules of one object level, found by name, in schema order.
-
-    Validation walks the object's own keys rather than every rule: a user has
-    30 schema properties and a CSV row sets about half of them, so most rules
-    would only confirm an absence. Only required rules are checked for that.
-    """
-
-    __slots__ = ("by_name", "required")
-
-    def __init__(self, rules: tuple[_Rule, ...]) -> None:
-        self.by_name = {rule.name: (order, rule) for order, rule in enumerate(rules)}
-        self.required = tuple(
-            (order, rule) for order, rule in enumerate(rules) if rule.required
-        )
-
-
-def _group_order(group: tuple[int, list[Failure]]) -> int:
-    return group[0]
-
-
-def _missing_required(
-    level: _Level,
-    container: Mapping[str, Any],
-    is_create: bool,
-    blank: Collection[tuple[str, ...]],
-) -> list[tuple[int, list[Failure]]]:
-    """REQUIRED failures of absent required properties, as (order, failures)."""
-    return [
-        (
-            order,
-            [{"property": rule.column, "policyRequirements": [requirement(REQUIRED)]}],
-        )
-        for order, rule in level.required
-        if rule.name not in container and (is_create or rule.path in blank)
-    ]
-
-
 class Validator:
     """Validates objects of one schema; build with ``compile_validator``."""
 
-    __slots__ = ("_level", "_required_paths", "schema")
+    __slots__ = ("_required_paths", "_rules", "schema")
 
     def __init__(self, schema: ObjectSchema) -> None:
         self.schema = schema
-        self._level = _Level(_compile_rules(schema.properties))
+        self._rules = _compile_rules(schema.properties)
         self._required_paths = frozenset(
             prop.path for prop in schema.all_properties if prop.required
         )
@@ -590,48 +551,39 @@ class Validator:
 
         ``blank_paths``: on update, CSV cells left blank (the property is
         being removed); a required one fails with REQUIRED (design 5.4).
-        Failures come in schema order, a property's nested failures right
-        after its own.
         """
         failed: list[Failure] = []
         blank = frozenset(blank_paths) & self._required_paths if blank_paths else ()
-        self._walk(self._level, obj, obj, is_create, blank, failed)
+        self._walk(self._rules, obj, obj, is_create, blank, failed)
         return failed
 
     def _walk(
         self,
-        level: _Level,
+        rules: tuple[_Rule, ...],
         container: Mapping[str, Any],
         obj: Mapping[str, Any],
         is_create: bool,
         blank: Collection[tuple[str, ...]],
         failed: list[Failure],
     ) -> None:
-        by_name = level.by_name
-        groups: list[tuple[int, list[Failure]]] | None = None  # (order, failures)
-        for name, value in container.items():
-            entry = by_name.get(name)
-            if entry is None:
+        for rule in rules:
+            value = container.get(rule.name, _MISSING)
+            if value is _MISSING:
+                if rule.required and (is_create or rule.path in blank):
+                    failed.append(
+                        {
+                            "property": rule.column,
+                            "policyRequirements": [requirement(REQUIRED)],
+                        }
+                    )
                 continue
-            order, rule = entry
             if type(value) is rule.plain:
                 continue
-            found: list[Failure] = []
             reqs = rule.evaluate(value, obj)
             if reqs:
-                found.append({"property": rule.column, "policyRequirements": reqs})
-            if rule.level is not None and isinstance(value, Mapping):
-                self._walk(rule.level, value, obj, is_create, blank, found)
-            if found:
-                groups = groups or []
-                groups.append((order, found))
-        missing = _missing_required(level, container, is_create, blank)
-        if missing:
-            groups = (groups or []) + missing
-        if groups:
-            groups.sort(key=_group_order)
-            for _, found in groups:
-                failed.extend(found)
+                failed.append({"property": rule.column, "policyRequirements": reqs})
+            if rule.children and isinstance(value, Mapping):
+                self._walk(rule.children, value, obj, is_create, blank, failed)
 
     def apply_defaults(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         return apply_defaults(self.schema, obj)
