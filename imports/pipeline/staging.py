@@ -9,7 +9,7 @@ become ErrorRecords straight away.
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
-from django.db import connection, transaction
+from django.db import connection, reset_queries, transaction
 from django.db.models import F
 
 from idmimport.bulk import bulk_insert, copy_json_field, copy_text_field, copy_writer
@@ -180,7 +180,7 @@ def stage_rows(record: ImportRecord) -> None:
         rows = iter_rows(stream, expected_columns=len(record.header))
         size = chunk_size()
         while _stage_batch(record, islice(rows, size), key_columns):
-            pass
+            reset_queries()  # DEBUG's statement log: see reconcile_rows
     with transaction.atomic():
         mark_duplicates(record)
         changed = ImportRecord.objects.filter(
