@@ -116,6 +116,8 @@ def bulk_insert(
     Runs in the caller's transaction; constraint violations raise IntegrityError
     like any other write.
     """
+    if isinstance(rows, Sequence) and not rows:
+        return 0  # most chunks have no error rows: no statement for them
     columns = _columns(model, fields)
     table, names = _quoted(model, columns)
     values = _converted_rows(columns, rows)
@@ -176,6 +178,8 @@ def bulk_update(
     what SQLite is fast at. Call it inside ``transaction.atomic()``: the
     temporary table lives until the commit.
     """
+    if isinstance(rows, Sequence) and not rows:
+        return 0  # a chunk of new users updates nothing: four statements saved
     key_column = model._meta.get_field(key)
     columns = _columns(model, fields)
     table, _ = _quoted(model, columns)

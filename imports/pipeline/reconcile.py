@@ -119,7 +119,7 @@ class ChunkPlan:
     last_row: int
     rows: int = 0
     row_numbers: list[int] = field(default_factory=list)
-    creates: list[Any] = field(default_factory=list)  # CREATE_FIELDS once planned
+    creates: list[tuple] = field(default_factory=list)  # CREATE_FIELDS
     updates: list[tuple] = field(default_factory=list)  # id + UPDATE_FIELDS
     unchanged: int = 0
     errors: list[tuple] = field(default_factory=list)  # ERROR_FIELDS
@@ -287,7 +287,11 @@ def _check_unique(context: ImportContext, decisions: Sequence[RowDecision]) -> N
 
 
 def _record_outcome(
-    plan: ChunkPlan, context: ImportContext, decision: RowDecision, now: Any
+    plan: ChunkPlan,
+    context: ImportContext,
+    decision: RowDecision,
+    now: Any,
+    new_objects: list[dict[str, Any]],
 ) -> None:
     error = decision.error or (
         policy_error(decision.failures) if decision.failures else None
@@ -297,7 +301,7 @@ def _record_outcome(
             (context.record.pk, decision.row_number, decision.cells, error)
         )
     elif decision.existing is None:
-        plan.creates.append(decision.properties)
+        new_objects.append(decision.properties)
     elif decision.properties == decision.existing.properties:
         plan.unchanged += 1
     else:
@@ -305,13 +309,15 @@ def _record_outcome(
         plan.updates.append((existing.pk, decision.properties, existing.rev + 1, now))
 
 
-def _create_rows(context: ImportContext, plan: ChunkPlan, now: Any) -> list[tuple]:
+def _create_rows(
+    context: ImportContext, new_objects: list[dict[str, Any]], now: Any
+) -> list[tuple]:
     """CREATE_FIELDS tuples for the chunk's new objects, ids made in one go."""
     type_id = context.managed_type.model.pk
-    ids = new_object_ids(len(plan.creates))
+    ids = new_object_ids(len(new_objects))
     return [
         (type_id, object_id, 1, properties, now, now)
-        for object_id, properties in zip(ids, plan.creates, strict=True)
+        for object_id, properties in zip(ids, new_objects, strict=True)
     ]
 
 
@@ -336,9 +342,10 @@ def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
         row_numbers=chunk.row_numbers,
     )
     now = timezone.now()
+    new_objects: list[dict[str, Any]] = []
     for decision in decisions:
-        _record_outcome(plan, context, decision, now)
-    plan.creates = _create_rows(context, plan, now)
+        _record_outcome(plan, context, decision, now, new_objects)
+    plan.creates = _create_rows(context, new_objects, now)
     return plan
 
 
