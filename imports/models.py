@@ -82,7 +82,7 @@ class TempRecord(models.Model):
     # Staging writes millions of these: no per-row foreign-key check (every
     # path that ends an import deletes its temp rows explicitly), no index of
     # its own (the unique (import_record, row_number) constraint leads with it)
-    # and none on the key (staging.mark_duplicates sorts the keys once instead).
+    # and none on the key (staging.mark_duplicates reads all keys in one pass).
     import_record = models.ForeignKey(
         ImportRecord,
         on_delete=models.CASCADE,

@@ -117,12 +117,15 @@ class ChunkPlan:
     """What applying one chunk will write."""
 
     last_row: int
-    rows: int = 0
-    row_numbers: list[int] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)  # every row claimed
     creates: list[tuple] = field(default_factory=list)  # CREATE_FIELDS
     updates: list[tuple] = field(default_factory=list)  # id + UPDATE_FIELDS
     unchanged: int = 0
     errors: list[tuple] = field(default_factory=list)  # ERROR_FIELDS
+
+    @property
+    def rows(self) -> int:
+        return len(self.row_numbers)
 
     @property
     def first_row(self) -> int:
@@ -337,7 +340,6 @@ def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
     _check_unique(context, decisions)
     plan = ChunkPlan(
         last_row=chunk.last_row,
-        rows=len(chunk.row_numbers),
         unchanged=chunk.unchanged,
         row_numbers=chunk.row_numbers,
     )
@@ -515,10 +517,7 @@ def reconcile_rows(context: ImportContext, size: int, *, start_row: int = 0) -> 
     connection, chunk statements included: dropped after each chunk, so the
     worker's memory does not grow with the file.
     """
-    context.last_row = start_row
-    while reconcile_next_chunk(context, size):
-        reset_queries()
-    if start_row:
-        context.last_row = 0
+    for start in (start_row, 0) if start_row else (0,):
+        context.last_row = start
         while reconcile_next_chunk(context, size):
             reset_queries()
