@@ -30,12 +30,18 @@ class ManagedObject(models.Model):
     """
 
     # No index of its own: the unique (object_type, object_id) constraint leads
-    # with it, and every object an import creates would maintain both.
+    # with it, and every object an import creates would maintain both. No
+    # database-level foreign key either: PostgreSQL checks one with a query per
+    # inserted row at commit, about a fifth of the cost of inserting a user
+    # object (bench/README.md). Types are few, written only by
+    # ``load_managed_config`` and never deleted by the service; PROTECT still
+    # guards ORM deletes (admin included).
     object_type = models.ForeignKey(
         ManagedObjectType,
         on_delete=models.PROTECT,
         related_name="managed_objects",
         db_index=False,
+        db_constraint=False,
     )
     object_id = models.CharField(max_length=255)
     rev = models.PositiveBigIntegerField(default=1)
