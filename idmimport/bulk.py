@@ -22,7 +22,7 @@ from django.db import connection, models
 Converter = Callable[[Any], Any]
 
 
-def _dump_json(value: Any) -> str:
+def dump_json(value: Any) -> str:
     """Compact JSON text: orjson (about 10x the stdlib), the stdlib for the rest.
 
     orjson refuses integers beyond 64 bits, which a CSV number may be; the
@@ -53,7 +53,7 @@ def copy_json_field(value: Any) -> str:
     JSON text already escapes every control character, so only its own
     backslashes need doubling.
     """
-    text = _dump_json(value)
+    text = dump_json(value)
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
@@ -64,7 +64,7 @@ def _identity(value: Any) -> Any:
 def _converter(field: models.Field) -> Converter:
     """How one Python value of ``field`` becomes a COPY / executemany parameter."""
     if isinstance(field, models.JSONField):
-        return _dump_json
+        return dump_json
     if isinstance(field, models.DateTimeField) and connection.vendor == "sqlite":
         # 2.5 us a call, and a chunk's rows all share one timestamp
         return _memoised(connection.ops.adapt_datetimefield_value)

@@ -46,11 +46,15 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _cell_sql(vendor: str, index: int) -> str:
-    """The text of cell ``index`` of the staged row's JSON array of cells."""
+def _cell_sql(vendor: str, index: int, cells: str = "c.cells") -> str:
+    """The text of cell ``index`` of a staged row's JSON array of cells.
+
+    Cells are stored as JSON text; on PostgreSQL ``cells`` must then be the
+    array already parsed to jsonb (see ``chunk_query``).
+    """
     if vendor == SQLITE:
-        return f"json_extract(c.cells, '$[{int(index)}]')"
-    return f"(c.cells ->> {int(index)})"
+        return f"json_extract({cells}, '$[{int(index)}]')"
+    return f"({cells} ->> {int(index)})"
 
 
 def _column_unchanged_sql(cell: str, stored: str, prop: PropertySchema) -> str:
@@ -85,7 +89,9 @@ def _unchanged_sql(vendor: str, columns: Sequence[PropertySchema]) -> str:
         return "0"  # SQLite: every row takes the Python path
     checks = [
         _column_unchanged_sql(
-            _cell_sql(vendor, index), json_value_sql(vendor, "m.properties", p.path), p
+            _cell_sql(vendor, index, "m.cell_values"),
+            json_value_sql(vendor, "m.properties", p.path),
+            p,
         )
         for index, p in enumerate(columns)
     ]
@@ -117,10 +123,17 @@ def chunk_query(
     if vendor not in (POSTGRESQL, SQLITE):
         raise ValueError(f"bulk import is not supported on {vendor}")
     is_pg = vendor == POSTGRESQL
+    properties = "properties" if is_pg else "m.properties"
+    if len(key_columns) == 1:  # the staged key is that one cell
+        cells = ["c.key"]
+    else:  # rare: parse the cells in the probe
+        cells = [
+            _cell_sql(vendor, i, "c.cells::jsonb" if is_pg else "c.cells")
+            for i in key_columns
+        ]
     match = " AND ".join(
-        f"{json_text_sql(vendor, 'properties' if is_pg else 'm.properties', path)}"
-        f" = {_cell_sql(vendor, index)}"
-        for index, path in ((i, columns[i].path) for i in key_columns)
+        f"{json_text_sql(vendor, properties, columns[i].path)} = {cell}"
+        for i, cell in zip(key_columns, cells, strict=True)
     )
     wanted = (
         f"c.key IS NOT NULL AND c.first_row IS NULL AND "
@@ -128,14 +141,17 @@ def chunk_query(
     )
     if is_pg:
         # LATERAL: one parameterised index probe per staged row, never a hash
-        # join over every object of the type.
+        # join over every object of the type. The cells are parsed here, so
+        # only for rows that match an object (the unchanged check compares
+        # them); OFFSET 0 keeps the parse from being copied into each check.
         joined = (
-            "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties "
-            f"FROM {object_table} WHERE {wanted}) m ON TRUE"
+            "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties, "
+            f"c.cells::jsonb AS cell_values FROM {object_table} WHERE {wanted} "
+            "OFFSET 0) m ON TRUE"
         )
     else:
         joined = f"LEFT JOIN {object_table} m ON {wanted}"
-    as_text = "::text" if is_pg else ""
+    as_text = "::text" if is_pg else ""  # jsonb properties: the text Python reads
     fence = " OFFSET 0" if is_pg else ""
     unchanged = "(candidate AND matches = 1)"
     # PostgreSQL: the chunk's temp rows are claimed (row-locked until the
@@ -153,7 +169,7 @@ def chunk_query(
         "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s"
         f"{claim_close} "
         f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
-        f"CASE WHEN {unchanged} THEN NULL ELSE cells{as_text} END, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE cells END, "
         f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END "
         "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, "
         "m.id, m.object_id, m.rev, m.properties, "

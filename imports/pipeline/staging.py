@@ -12,7 +12,13 @@ from itertools import islice
 from django.db import connection, reset_queries, transaction
 from django.db.models import F
 
-from idmimport.bulk import bulk_insert, copy_json_field, copy_text_field, copy_writer
+from idmimport.bulk import (
+    bulk_insert,
+    copy_json_field,
+    copy_text_field,
+    copy_writer,
+    dump_json,
+)
 from imports.conf import chunk_size, import_storage
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.csv_reader import CsvRow, iter_rows
@@ -98,7 +104,7 @@ def _insert_temp_rows(
     """SQLite: one executemany of the readable rows; return (staged, errors)."""
     errors: list[tuple] = []
     staged = [
-        (record.pk, row_number, cells, correlation_key(cells, key_columns))
+        (record.pk, row_number, dump_json(cells), correlation_key(cells, key_columns))
         for row_number, cells in _readable(record, rows, errors)
     ]
     bulk_insert(TempRecord, TEMP_FIELDS, staged)
@@ -139,7 +145,7 @@ def _duplicates_sql(table: str, vendor: str) -> str:
 
     PostgreSQL hashes the keys and joins back on the few that repeat (0.9 s
     for 1M rows, against 2.6 s for a sort); SQLite sorts them in a window
-    and joins on the primary key, the one join it needs no extra index for.
+    and joins on the rowid, the one join it needs no extra index for.
     """
     if vendor == "postgresql":
         return (
@@ -152,11 +158,12 @@ def _duplicates_sql(table: str, vendor: str) -> str:
         )
     return (
         f"UPDATE {table} SET first_row = dup.first_row FROM ("
-        "SELECT id, first_row FROM ("
-        "SELECT id, row_number, MIN(row_number) OVER (PARTITION BY key) AS first_row "
+        "SELECT row_id, first_row FROM ("
+        "SELECT rowid AS row_id, row_number, "
+        "MIN(row_number) OVER (PARTITION BY key) AS first_row "
         f"FROM {table} WHERE import_record_id = %(import_id)s AND key IS NOT NULL"
         ") AS keyed WHERE row_number > first_row"
-        f") AS dup WHERE {table}.id = dup.id"
+        f") AS dup WHERE {table}.rowid = dup.row_id"
     )
 
 

@@ -1,5 +1,7 @@
 """Staging writes every cell and key exactly, and flags repeated keys."""
 
+import json
+
 from imports.models import ImportRecord, ImportStatus, TempRecord
 from imports.pipeline.runner import import_run
 from managed.models import ManagedObject
@@ -37,11 +39,14 @@ def test_staging_keeps_awkward_cells_and_keys_exactly(api):
     # when: it is staged
     record = stage(import_id)
     # then: every row is staged with its cells and key as the file has them
-    staged = list(
-        TempRecord.objects.filter(import_record_id=import_id)
+    staged = [
+        (number, json.loads(cells), key, first_row)
+        for number, cells, key, first_row in TempRecord.objects.filter(
+            import_record_id=import_id
+        )
         .order_by("row_number")
         .values_list("row_number", "cells", "key", "first_row")
-    )
+    ]
     assert record.status == ImportStatus.IMPORTING
     assert record.temp_records == len(AWKWARD)
     assert staged == [
