@@ -40,6 +40,7 @@ from managed.schema import ObjectSchema
 from managed.services import ManagedType, find_unique_conflicts, unique_failure
 
 CHUNK_ATTEMPTS = 3
+CHUNK_WORK_MEM = "64MB"  # PostgreSQL, per chunk statement: see next_chunk
 CREATE_FIELDS = (
     "object_type_id",
     "object_id",
@@ -360,11 +361,22 @@ def _delete_claimed(context: ImportContext, plan: ChunkPlan) -> None:
     """
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(TempRecord._meta.db_table)
+        # The range bounds the index scan: with the list alone, PostgreSQL
+        # scanned every row the import still had (half a million on average
+        # at 1M rows) and filtered them against the list. The numbers go as
+        # one array literal: psycopg adapting 5,000 ints one by one cost
+        # about 2 us a row.
+        numbers = "{" + ",".join(map(str, plan.row_numbers)) + "}"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE import_record_id = %s "
-                "AND row_number = ANY(%s)",
-                [context.import_id_param, plan.row_numbers],
+                "AND row_number BETWEEN %s AND %s AND row_number = ANY(%s::bigint[])",
+                [
+                    context.import_id_param,
+                    plan.row_numbers[0],
+                    plan.row_numbers[-1],
+                    numbers,
+                ],
             )
         return
     TempRecord.objects.filter(
@@ -385,9 +397,12 @@ def _insert_objects(creates: list[tuple]) -> None:
     if connection.vendor != "postgresql":
         bulk_insert(ManagedObject, CREATE_FIELDS, creates)
         return
+    # A chunk's objects share one timestamp: format it once, not twice a row.
+    moments = {row[4] for row in creates} | {row[5] for row in creates}
+    stamps = {moment: moment.isoformat() for moment in moments}
     lines = [
         f"{type_id}\t{object_id}\t{rev}\t{copy_json_field(properties)}\t"
-        f"{created.isoformat()}\t{updated.isoformat()}\n"
+        f"{stamps[created]}\t{stamps[updated]}\n"
         for type_id, object_id, rev, properties, created, updated in creates
     ]
     copy_lines(ManagedObject, CREATE_FIELDS, lines)
@@ -435,6 +450,11 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
     """
     start = context.last_row
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Room to sort a chunk's rows (cells and stored properties) in
+            # memory: at the default 4 MB a re-imported chunk spilled to disk
+            # twice, in the sort and in the window, 40-60 ms of 120.
+            cursor.execute(f"SET LOCAL work_mem = '{CHUNK_WORK_MEM}'")
         while True:
             cursor.execute(
                 context.chunk_sql, [context.import_id_param, start, start + size]
