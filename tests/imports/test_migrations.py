@@ -4,14 +4,10 @@ import json
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from imports.models import TempRecord
 from tests.imports.helpers import HEADER, stage, upload, user_row
-
-
-def _migrate(target: tuple[str, str]) -> None:
-    MigrationExecutor(connection).migrate([target])
+from tests.migrations import migrate_to, migrate_to_latest
 
 
 def _staged(import_id: str) -> list[tuple]:
@@ -43,11 +39,11 @@ def test_rows_staged_before_the_upgrade_survive_it_both_ways(api, monkeypatch):
         (4, 2),
     ]
     # when: back to the old table and forward again
-    _migrate(("imports", "0003_drop_temp_key_index"))
+    migrate_to("imports", "0003_drop_temp_key_index")
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM imports_temprecord")
         (old_count,) = cursor.fetchone()
-    _migrate(("imports", "0004_staged_rows"))
+    migrate_to_latest()
     # then: every row, cell, key and duplicate mark is where it was
     assert old_count == 3
     assert _staged(import_id) == before

@@ -2,18 +2,13 @@
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import ProtectedError
 
 from managed.indexes import INDEX_PREFIX, index_name
 from managed.models import ManagedObject, ManagedObjectType
+from tests.migrations import migrate_to, migrate_to_latest
 
 TABLE = ManagedObject._meta.db_table
-
-
-def _migrate(target: tuple[str, str]) -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate([target])
 
 
 def _expression_indexes() -> set[str]:
@@ -37,9 +32,9 @@ def test_dropping_the_type_constraint_keeps_every_expression_index(managed_types
     assert len(before) > 50  # every shipped type's unique and searchable ones
     assert _foreign_keys() == []
     # when: back to the table with the constraint, and forward again
-    _migrate(("managed", "0002_lean_foreign_keys"))
+    migrate_to("managed", "0002_lean_foreign_keys")
     with_constraint = (_expression_indexes(), len(_foreign_keys()))
-    _migrate(("managed", "0003_drop_object_type_constraint"))
+    migrate_to_latest()
     # then: SQLite rebuilt the table both ways; the indexes came along each time
     assert with_constraint == (before, 1)
     assert _expression_indexes() == before
