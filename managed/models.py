@@ -46,6 +46,13 @@ class ManagedObject(models.Model):
     object_id = models.CharField(max_length=255)
     rev = models.PositiveBigIntegerField(default=1)
     properties = models.JSONField(default=dict)
+    # Which CSV row last wrote the object, as a digest of the type's schema,
+    # the file's header and the row's cells (``imports.pipeline.correlation``):
+    # a re-import finds an unchanged row by comparing two digests instead of
+    # every column. Any other write clears it.
+    row_digest = models.CharField(  # noqa: DJ001
+        max_length=32, null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -248,7 +248,12 @@ def _write_properties(
     _validate(managed_type, properties, is_create=False, own_pk=obj.pk)
     obj.properties = properties
     obj.rev = F("rev") + 1
-    _save_guarded(managed_type, obj, update_fields=["properties", "rev", "updated_at"])
+    obj.row_digest = None  # no longer what an imported row wrote
+    _save_guarded(
+        managed_type,
+        obj,
+        update_fields=["properties", "rev", "row_digest", "updated_at"],
+    )
     obj.refresh_from_db(fields=["rev", "updated_at"])
     return obj
 

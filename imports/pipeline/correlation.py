@@ -8,14 +8,17 @@ whether applying it would change nothing.
 
 That ``unchanged`` flag is a conservative fast path, computed only on
 PostgreSQL: it is true only when the object is the row's single match and
-every header column already holds exactly what the row would write (the same
-JSON type and value, a blank cell on an absent property, or a blank cell on a
+either it was last written by this very row (its ``row_digest``: the same
+cells under the same header and type schema, and no write since), or every
+header column already holds exactly what the row would write (the same JSON
+type and value, a blank cell on an absent property, or a blank cell on a
 property holding its default). Such rows are never sent back to Python; every
 other row (new, changed, ambiguous, blank key, odd spellings such as ``TRUE``
-or ``1.50``) is decided by ``reconcile.decide_row``, which stays the single
-authority on what a row means. Skipping validation for an unchanged row is
-deliberate: like IDM's reconciliation, a row that writes nothing runs no
-policies.
+or ``1.50`` in a row that did not write the object) is decided by
+``reconcile.decide_row``, which stays the single authority on what a row
+means, and gets the row's digest to store with what it writes. Skipping
+validation for an unchanged row is deliberate: like IDM's reconciliation, a
+row that writes nothing runs no policies.
 
 Pure module: SQL text from schema data, no database access.
 """
@@ -37,7 +40,7 @@ __all__ = ["chunk_query", "next_row_query"]
 
 # Positions of the result columns, in SELECT order.
 ROW_NUMBER, FIRST_ROW, KEY, MATCHES, OBJECT_PK, OBJECT_ID, REV = range(7)
-UNCHANGED, CELLS, PROPERTIES = 7, 8, 9
+UNCHANGED, CELLS, PROPERTIES, DIGEST = 7, 8, 9, 10
 
 
 def _literal(text: str) -> str:
@@ -84,6 +87,19 @@ def _column_unchanged_sql(cell: str, stored: str, prop: PropertySchema) -> str:
     return f"(CASE WHEN {cell} = '' THEN {blank} ELSE {value} END)"
 
 
+def row_digest_sql(digest_prefix: str, cells: str = "cells") -> str:
+    """PostgreSQL: the digest of a staged row, 32 hex digits of SHA-256.
+
+    ``digest_prefix`` names the type's schema version and the file's header
+    (``reconcile.ImportContext.digest_prefix``): the same cells under another
+    header or schema write something else.
+    """
+    return (
+        "left(encode(sha256(convert_to("
+        f"{_literal(digest_prefix)} || {cells}, 'UTF8')), 'hex'), 32)"
+    )
+
+
 def _unchanged_sql(vendor: str, columns: Sequence[PropertySchema]) -> str:
     if vendor != POSTGRESQL:
         return "0"  # SQLite: every row takes the Python path
@@ -95,7 +111,14 @@ def _unchanged_sql(vendor: str, columns: Sequence[PropertySchema]) -> str:
         )
         for index, p in enumerate(columns)
     ]
-    return "COALESCE(m.id IS NOT NULL AND " + " AND ".join(checks) + ", FALSE)"
+    # The object was last written by this very row (same schema, header and
+    # cells): one comparison. Otherwise every column is compared.
+    same_row = "m.row_digest = c.digest"
+    return (
+        f"COALESCE(m.id IS NOT NULL AND ({same_row} OR "
+        + " AND ".join(checks)
+        + "), FALSE)"
+    )
 
 
 def chunk_query(
@@ -106,6 +129,7 @@ def chunk_query(
     object_type_id: int,
     columns: Sequence[PropertySchema],
     key_columns: Sequence[int],
+    digest_prefix: str = "",
 ) -> str:
     """The chunk statement for one import (``columns`` in header order).
 
@@ -118,7 +142,8 @@ def chunk_query(
     its ``object_type_id = N`` predicate as a constant. Run it inside the
     chunk's transaction: on PostgreSQL it locks the rows it returns. Result
     rows come in row order; a row matching several objects comes once per
-    match (``matches`` says how many), with cells and properties.
+    match (``matches`` says how many), with cells, properties and the row's
+    digest (PostgreSQL; NULL on SQLite, which keeps no digests).
     """
     if vendor not in (POSTGRESQL, SQLITE):
         raise ValueError(f"bulk import is not supported on {vendor}")
@@ -145,7 +170,7 @@ def chunk_query(
         # only for rows that match an object (the unchanged check compares
         # them); OFFSET 0 keeps the parse from being copied into each check.
         joined = (
-            "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties, "
+            "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties, row_digest, "
             f"c.cells::jsonb AS cell_values FROM {object_table} WHERE {wanted} "
             "OFFSET 0) m ON TRUE"
         )
@@ -163,15 +188,18 @@ def chunk_query(
     )
     # OFFSET 0 keeps PostgreSQL from inlining the join, so the candidate check
     # runs once per row rather than once per CASE below.
+    digest = row_digest_sql(digest_prefix) if is_pg else "NULL"
     return (
         f"WITH c {claim_open}"
-        f"SELECT row_number, cells, key, first_row FROM {temp_table} "
+        f"SELECT row_number, cells, key, first_row, {digest} AS digest "
+        f"FROM {temp_table} "
         "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s"
         f"{claim_close} "
         f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
         f"CASE WHEN {unchanged} THEN NULL ELSE cells END, "
-        f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END "
-        "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE digest END "
+        "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, c.digest, "
         "m.id, m.object_id, m.rev, m.properties, "
         "COUNT(m.id) OVER (PARTITION BY c.row_number) AS matches, "
         f"{_unchanged_sql(vendor, columns)} AS candidate "

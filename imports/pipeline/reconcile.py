@@ -11,6 +11,7 @@ one import (``runner.import_reconcile``).
 """
 
 import copy
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,13 @@ from django.db import IntegrityError, connection, reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from idmimport.bulk import bulk_insert, bulk_update, copy_json_field, copy_lines
+from idmimport.bulk import (
+    bulk_insert,
+    bulk_update,
+    copy_json_field,
+    copy_lines,
+    copy_text_field,
+)
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
 from imports.pipeline import correlation
@@ -46,10 +53,11 @@ CREATE_FIELDS = (
     "object_id",
     "rev",
     "properties",
+    "row_digest",
     "created_at",
     "updated_at",
 )
-UPDATE_FIELDS = ("properties", "rev", "updated_at")
+UPDATE_FIELDS = ("properties", "rev", "row_digest", "updated_at")
 REQUIRED = "REQUIRED"
 
 
@@ -95,7 +103,15 @@ class ImportContext:
             object_type_id=self.managed_type.model.pk,
             columns=self.columns,
             key_columns=key_columns_of(self.record),
+            digest_prefix=self.digest_prefix,
         )
+
+    @cached_property
+    def digest_prefix(self) -> str:
+        """What a row's digest covers besides its cells: the type's schema as
+        it is now and the file's header (see ``ManagedObject.row_digest``)."""
+        covered = json.dumps([self.managed_type.model.config, self.record.header])
+        return hashlib.sha256(covered.encode()).hexdigest()[:32] + ":"
 
     @cached_property
     def column_order(self) -> dict[str, int]:
@@ -159,6 +175,7 @@ class ChunkRow(NamedTuple):
     key: str | None
     first_row: int | None
     found: list[StoredObject]
+    digest: str | None  # what the objects it writes will carry as row_digest
 
 
 def _deep_merge(target: dict[str, Any], values: Mapping[str, Any]) -> None:
@@ -211,6 +228,7 @@ class RowDecision:
 
     row_number: int
     cells: list[str]
+    digest: str | None = None
     properties: dict[str, Any] | None = None
     existing: StoredObject | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -219,8 +237,8 @@ class RowDecision:
 
 def decide_row(context: ImportContext, row: ChunkRow) -> RowDecision:
     """Coerce and validate one row against the object it matches, if any."""
-    row_number, cells, key, first_row, found = row
-    decision = RowDecision(row_number, cells)
+    row_number, cells, key, first_row, found, digest = row
+    decision = RowDecision(row_number, cells, digest)
     if first_row is not None:
         decision.error = duplicate_key_error(
             context.record.unique_properties, first_row
@@ -295,7 +313,7 @@ def _record_outcome(
     context: ImportContext,
     decision: RowDecision,
     now: Any,
-    new_objects: list[dict[str, Any]],
+    new_objects: list[tuple[dict[str, Any], str | None]],
 ) -> None:
     error = decision.error or (
         policy_error(decision.failures) if decision.failures else None
@@ -305,23 +323,27 @@ def _record_outcome(
             (context.record.pk, decision.row_number, decision.cells, error)
         )
     elif decision.existing is None:
-        new_objects.append(decision.properties)
+        new_objects.append((decision.properties, decision.digest))
     elif decision.properties == decision.existing.properties:
         plan.unchanged += 1
     else:
         existing = decision.existing
-        plan.updates.append((existing.pk, decision.properties, existing.rev + 1, now))
+        plan.updates.append(
+            (existing.pk, decision.properties, existing.rev + 1, decision.digest, now)
+        )
 
 
 def _create_rows(
-    context: ImportContext, new_objects: list[dict[str, Any]], now: Any
+    context: ImportContext,
+    new_objects: list[tuple[dict[str, Any], str | None]],
+    now: Any,
 ) -> list[tuple]:
     """CREATE_FIELDS tuples for the chunk's new objects, ids made in one go."""
     type_id = context.managed_type.model.pk
     ids = new_object_ids(len(new_objects))
     return [
-        (type_id, object_id, 1, properties, now, now)
-        for object_id, properties in zip(ids, new_objects, strict=True)
+        (type_id, object_id, 1, properties, digest, now, now)
+        for object_id, (properties, digest) in zip(ids, new_objects, strict=True)
     ]
 
 
@@ -345,7 +367,7 @@ def plan_chunk(context: ImportContext, chunk: Chunk) -> ChunkPlan:
         row_numbers=chunk.row_numbers,
     )
     now = timezone.now()
-    new_objects: list[dict[str, Any]] = []
+    new_objects: list[tuple[dict[str, Any], str | None]] = []
     for decision in decisions:
         _record_outcome(plan, context, decision, now, new_objects)
     plan.creates = _create_rows(context, new_objects, now)
@@ -391,19 +413,19 @@ def _insert_objects(creates: list[tuple]) -> None:
 
     On PostgreSQL each row becomes one COPY text line in a single f-string:
     the busiest write of an import, and several times cheaper than psycopg
-    converting the tuple value by value. Object ids are UUID text and the
-    timestamps ISO 8601, so only the JSON needs escaping.
+    converting the tuple value by value. Object ids are UUID text, digests
+    hex (or NULL) and timestamps ISO 8601, so only the JSON needs escaping.
     """
     if connection.vendor != "postgresql":
         bulk_insert(ManagedObject, CREATE_FIELDS, creates)
         return
     # A chunk's objects share one timestamp: format it once, not twice a row.
-    moments = {row[4] for row in creates} | {row[5] for row in creates}
+    moments = {row[5] for row in creates} | {row[6] for row in creates}
     stamps = {moment: moment.isoformat() for moment in moments}
     lines = [
         f"{type_id}\t{object_id}\t{rev}\t{copy_json_field(properties)}\t"
-        f"{stamps[created]}\t{stamps[updated]}\n"
-        for type_id, object_id, rev, properties, created, updated in creates
+        f"{copy_text_field(digest)}\t{stamps[created]}\t{stamps[updated]}\n"
+        for type_id, object_id, rev, properties, digest, created, updated in creates
     ]
     copy_lines(ManagedObject, CREATE_FIELDS, lines)
 
@@ -499,7 +521,14 @@ def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
         ]
         cells = loads_cells(first[c.CELLS])
         rows.append(
-            ChunkRow(row_number, cells, first[c.KEY], first[c.FIRST_ROW], found)
+            ChunkRow(
+                row_number,
+                cells,
+                first[c.KEY],
+                first[c.FIRST_ROW],
+                found,
+                first[c.DIGEST],
+            )
         )
     return Chunk(rows, unchanged, last_row, row_numbers)
 
