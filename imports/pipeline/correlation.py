@@ -149,9 +149,13 @@ def chunk_query(
         raise ValueError(f"bulk import is not supported on {vendor}")
     is_pg = vendor == POSTGRESQL
     properties = "properties" if is_pg else "m.properties"
-    if len(key_columns) == 1:  # the staged key is that one cell
+    if is_pg and len(key_columns) == 1:  # the staged key is that one cell
         cells = ["c.key"]
-    else:  # rare: parse the cells in the probe
+    else:
+        # PostgreSQL with several key columns (rare) parses the cells in the
+        # probe. SQLite must compare with an expression: the key column's
+        # TEXT affinity would apply to the indexed side and keep SQLite from
+        # using the index, one full scan of the objects per staged row.
         cells = [
             _cell_sql(vendor, i, "c.cells::jsonb" if is_pg else "c.cells")
             for i in key_columns
