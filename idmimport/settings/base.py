@@ -188,7 +188,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "ack_failures": True,
     "save_limit": 1000,
-    "poll": 0.5,
+    # ORM broker: seconds between looks at the queue when it is empty. An
+    # import's helper tasks (scale-out) start this much after its staging.
+    "poll": 0.1,
     "label": "Background tasks",
 }
 if REDIS_URL:
