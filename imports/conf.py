@@ -1,5 +1,7 @@
 """Application settings of the imports app, read at call time."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.db import connection
@@ -37,3 +39,19 @@ def reconcile_workers() -> int:
 def error_retention_days() -> int:
     """Days the cleanup command keeps error records of finished imports (0: forever)."""
     return int(getattr(settings, "IMPORTS_ERROR_RETENTION_DAYS", 0))
+
+
+def cancel_request_path(import_id: object) -> Path:
+    """SQLite: the file by which a cancel asks the worker to stop.
+
+    SQLite has one writer, and a worker begins its next chunk the moment the
+    last one commits, so a cancel waiting for the write lock would wait for
+    the import to end. The worker looks for this file before each chunk and
+    staging batch, stops, and leaves the lock to the cancel.
+    """
+    return Path(settings.DATA_DIR) / "cancel-requests" / str(import_id)
+
+
+def cancel_requested(import_id: object) -> bool:
+    """Whether a cancel of this import waits for the SQLite write lock."""
+    return connection.vendor == "sqlite" and cancel_request_path(import_id).exists()

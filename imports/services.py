@@ -9,11 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from imports.conf import import_storage, max_upload_bytes
+from imports.conf import cancel_request_path, import_storage, max_upload_bytes
 from imports.exceptions import (
     BadRequestError,
     ConflictError,
@@ -184,14 +184,23 @@ def import_cancel(import_id: str | uuid.UUID) -> ImportRecord:
     ``total`` becomes the rows processed so far, so the counters still add up.
     """
     record = import_get(import_id)
-    ImportRecord.objects.filter(pk=record.pk, status__in=RUNNING_STATUSES).update(
-        status=ImportStatus.CANCELLED,
-        cancelled=True,
-        end=timezone.now(),
-        total=F("success") + F("failure"),
-        message="Cancelled before all rows were processed",
-        rev=F("rev") + 1,
-    )
+    request = None
+    if connection.vendor == "sqlite" and record.is_running:
+        request = cancel_request_path(record.pk)  # see its docstring
+        request.parent.mkdir(parents=True, exist_ok=True)
+        request.touch()
+    try:
+        ImportRecord.objects.filter(pk=record.pk, status__in=RUNNING_STATUSES).update(
+            status=ImportStatus.CANCELLED,
+            cancelled=True,
+            end=timezone.now(),
+            total=F("success") + F("failure"),
+            message="Cancelled before all rows were processed",
+            rev=F("rev") + 1,
+        )
+    finally:
+        if request is not None:
+            request.unlink(missing_ok=True)
     record.refresh_from_db()
     return record
 

@@ -30,6 +30,7 @@ from idmimport.bulk import (
     copy_lines,
     copy_text_field,
 )
+from imports.conf import cancel_requested
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
 from imports.pipeline import correlation
@@ -540,6 +541,8 @@ def reconcile_next_chunk(context: ImportContext, size: int) -> bool:
     then claimed and planned again, and the clash now shows up as a UNIQUE
     failure.
     """
+    if cancel_requested(context.record.pk):
+        raise ImportStoppedError
     for attempt in range(CHUNK_ATTEMPTS):
         try:
             with transaction.atomic():

@@ -19,7 +19,7 @@ from idmimport.bulk import (
     copy_writer,
     dump_json,
 )
-from imports.conf import chunk_size, import_storage
+from imports.conf import cancel_requested, chunk_size, import_storage
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.csv_reader import CsvRow, iter_rows
 from imports.pipeline.errors import ImportStoppedError, bad_row_error
@@ -119,6 +119,8 @@ def _stage_batch(
     The counters move in the same transaction, conditional on the import
     still staging: a cancel that commits first rolls the batch back.
     """
+    if cancel_requested(record.pk):
+        raise ImportStoppedError
     with transaction.atomic():
         if connection.vendor == "postgresql":
             staged, errors = _copy_temp_rows(record, rows, key_columns)

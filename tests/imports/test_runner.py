@@ -1,11 +1,16 @@
 """The runner's shared reconcile: helper parts, and who completes an import."""
 
+import pytest
 from django.db import connection, reset_queries
 from django.test import override_settings
 
+from imports.conf import cancel_request_path
 from imports.models import ImportRecord, ImportStatus, TempRecord
+from imports.pipeline.errors import ImportStoppedError
+from imports.pipeline.reconcile import ImportContext, reconcile_rows
 from imports.pipeline.runner import finalize, import_reconcile, import_run
 from managed.models import ManagedObject
+from managed.services import managed_type_compile
 from tests.imports.helpers import HEADER, stage, upload, user_row
 
 ROWS = 12  # rows 2..13 of the file; chunks of 5 rows
@@ -87,3 +92,27 @@ def test_debug_statement_log_does_not_grow_with_the_file(api):
     # without the reset, 110 statements and 8 chunk statements stay logged)
     assert sum("row_number <=" in sql for sql in logged) <= 2  # chunk statements
     assert len(logged) < 40
+
+
+def test_a_cancel_request_stops_the_sqlite_worker_before_its_next_chunk(api):
+    # given: a staged import, and a cancel waiting for SQLite's write lock
+    rows = "\n".join(user_row(n) for n in range(1, 4))
+    (import_id,) = upload(api, f"{HEADER}\n{rows}\n").json()["importUUIDs"]
+    record = stage(import_id)
+    request = cancel_request_path(import_id)
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.touch()
+    context = ImportContext(record, managed_type_compile(record.object_type))
+    # when: the worker looks for its next chunk
+    try:
+        if connection.vendor == "sqlite":
+            with pytest.raises(ImportStoppedError):
+                reconcile_rows(context, 100)
+        else:  # PostgreSQL's row locks let a cancel in between chunks
+            reconcile_rows(context, 100)
+    finally:
+        request.unlink()
+    # then: on SQLite it took no chunk and left the lock to the cancel
+    written = ManagedObject.objects.count()
+    staged = TempRecord.objects.filter(import_record_id=import_id).count()
+    assert (written, staged) == ((0, 3) if connection.vendor == "sqlite" else (3, 0))
