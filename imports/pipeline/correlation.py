@@ -87,7 +87,7 @@ def _column_unchanged_sql(cell: str, stored: str, prop: PropertySchema) -> str:
     return f"(CASE WHEN {cell} = '' THEN {blank} ELSE {value} END)"
 
 
-def row_digest_sql(digest_prefix: str, cells: str = "cells") -> str:
+def _row_digest_sql(digest_prefix: str) -> str:
     """PostgreSQL: the digest of a staged row, 32 hex digits of SHA-256.
 
     ``digest_prefix`` names the type's schema version and the file's header
@@ -96,7 +96,7 @@ def row_digest_sql(digest_prefix: str, cells: str = "cells") -> str:
     """
     return (
         "left(encode(sha256(convert_to("
-        f"{_literal(digest_prefix)} || {cells}, 'UTF8')), 'hex'), 32)"
+        f"{_literal(digest_prefix)} || cells, 'UTF8')), 'hex'), 32)"
     )
 
 
@@ -129,7 +129,7 @@ def chunk_query(
     object_type_id: int,
     columns: Sequence[PropertySchema],
     key_columns: Sequence[int],
-    digest_prefix: str = "",
+    digest_prefix: str,
 ) -> str:
     """The chunk statement for one import (``columns`` in header order).
 
@@ -192,7 +192,7 @@ def chunk_query(
     )
     # OFFSET 0 keeps PostgreSQL from inlining the join, so the candidate check
     # runs once per row rather than once per CASE below.
-    digest = row_digest_sql(digest_prefix) if is_pg else "NULL"
+    digest = _row_digest_sql(digest_prefix) if is_pg else "NULL"
     return (
         f"WITH c {claim_open}"
         f"SELECT row_number, cells, key, first_row, {digest} AS digest "

@@ -3,7 +3,9 @@
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from imports.models import ImportRecord
+from imports.pipeline.reconcile import ImportContext
 from imports.pipeline.staging import stage_rows
+from managed.services import managed_type_compile
 
 HEADER = "userName,givenName,sn,mail,accountStatus,preferences/marketing"
 
@@ -42,3 +44,8 @@ def stage(import_id: str) -> ImportRecord:
     """
     stage_rows(ImportRecord.objects.get(pk=import_id))
     return ImportRecord.objects.get(pk=import_id)
+
+
+def import_context(record: ImportRecord) -> ImportContext:
+    """What a worker reconciling ``record`` works with."""
+    return ImportContext(record, managed_type_compile(record.object_type))

@@ -5,8 +5,7 @@ from django.db import connection, transaction
 from imports.pipeline.reconcile import ImportContext
 from imports.pipeline.runner import import_run
 from managed.indexes import index_name
-from managed.services import managed_type_compile
-from tests.imports.helpers import HEADER, stage, upload, user_row
+from tests.imports.helpers import HEADER, import_context, stage, upload, user_row
 
 
 def _plan(context: ImportContext) -> str:
@@ -27,7 +26,7 @@ def test_the_chunk_statement_probes_the_key_index(api):
     import_run(first)
     (second,) = upload(api, text).json()["importUUIDs"]
     record = stage(second)
-    context = ImportContext(record, managed_type_compile(record.object_type))
+    context = import_context(record)
     # when
     plan = _plan(context)
     # then: the userName index serves the match, on both databases (a full

@@ -10,11 +10,10 @@ import re
 from django.db import connection, transaction
 
 from imports.models import ImportRecord
-from imports.pipeline.reconcile import ImportContext, next_chunk
+from imports.pipeline.reconcile import next_chunk
 from imports.pipeline.runner import import_run
 from managed.models import ManagedObject
-from managed.services import managed_type_compile
-from tests.imports.helpers import HEADER, stage, upload, user_row
+from tests.imports.helpers import HEADER, import_context, stage, upload, user_row
 
 # "TRUE" is a boolean to the coercion, but not a spelling the column-by-column
 # check in SQL recognises: only the digest can find these rows unchanged.
@@ -35,7 +34,7 @@ def _first_chunk(api, text: str):
     """Stage an upload and read its first chunk as a worker would."""
     (import_id,) = upload(api, text).json()["importUUIDs"]
     record = stage(import_id)
-    context = ImportContext(record, managed_type_compile(record.object_type))
+    context = import_context(record)
     with transaction.atomic():
         chunk = next_chunk(context, 100)
         transaction.set_rollback(True)  # leave the rows staged

@@ -7,11 +7,10 @@ from django.test import override_settings
 from imports.conf import cancel_request_path
 from imports.models import ImportRecord, ImportStatus, TempRecord
 from imports.pipeline.errors import ImportStoppedError
-from imports.pipeline.reconcile import ImportContext, reconcile_rows
+from imports.pipeline.reconcile import reconcile_rows
 from imports.pipeline.runner import finalize, import_reconcile, import_run
 from managed.models import ManagedObject
-from managed.services import managed_type_compile
-from tests.imports.helpers import HEADER, stage, upload, user_row
+from tests.imports.helpers import HEADER, import_context, stage, upload, user_row
 
 ROWS = 12  # rows 2..13 of the file; chunks of 5 rows
 
@@ -102,7 +101,7 @@ def test_a_cancel_request_stops_the_sqlite_worker_before_its_next_chunk(api):
     request = cancel_request_path(import_id)
     request.parent.mkdir(parents=True, exist_ok=True)
     request.touch()
-    context = ImportContext(record, managed_type_compile(record.object_type))
+    context = import_context(record)
     # when: the worker looks for its next chunk
     try:
         if connection.vendor == "sqlite":
