@@ -57,6 +57,9 @@ def worker(admin_user, monkeypatch, tmp_path):
         "DATA_DIR": settings.TEST_DATA_DIR,
         "Q_WORKERS": "2",  # on PostgreSQL both share each import (helpers)
         "IMPORTS_CHUNK_SIZE": "1000",
+        # SQLite: three chunks per commit, so files of a few thousand rows
+        # show progress, and a cancel lands between commits
+        "IMPORTS_SQLITE_ROWS_PER_COMMIT": "3000",
     }
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -30,7 +31,7 @@ from idmimport.bulk import (
     copy_lines,
     copy_text_field,
 )
-from imports.conf import cancel_requested
+from imports.conf import cancel_requested, sqlite_rows_per_commit
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
 from imports.pipeline import correlation
@@ -40,6 +41,7 @@ from imports.pipeline.errors import (
     duplicate_key_error,
     policy_error,
 )
+from imports.pipeline.garbage import collection_paused
 from imports.pipeline.staging import ERROR_FIELDS, key_columns_of
 from managed.ids import new_object_ids
 from managed.models import ManagedObject
@@ -560,16 +562,44 @@ def reconcile_next_chunk(context: ImportContext, size: int) -> bool:
     return True
 
 
+def _chunks_per_commit(size: int) -> int:
+    """Chunks one transaction covers: one on PostgreSQL, several on SQLite
+    (``conf.sqlite_rows_per_commit``)."""
+    if connection.vendor != "sqlite":
+        return 1
+    return max(1, sqlite_rows_per_commit() // size)
+
+
+def _reconcile_chunks(context: ImportContext, size: int, count: int) -> bool:
+    """Reconcile up to ``count`` chunks; False once no row is left.
+
+    With DEBUG on, Django keeps the last 9,000 statements of a connection,
+    chunk statements included: dropped after each chunk, so the worker's
+    memory does not grow with the file.
+    """
+    for _ in range(count):
+        # Paused for the whole chunk, until its rows are freed: see garbage.
+        with collection_paused():
+            more = reconcile_next_chunk(context, size)
+        reset_queries()
+        if not more:
+            return False
+    return True
+
+
 def reconcile_rows(context: ImportContext, size: int, *, start_row: int = 0) -> None:
     """Reconcile every staged row this worker can claim, from ``start_row`` on.
 
     A worker that starts part-way through the file goes on from the top once
     it reaches the end, so rows that no other worker took are never left
-    behind. With DEBUG on, Django keeps the last 9,000 statements of a
-    connection, chunk statements included: dropped after each chunk, so the
-    worker's memory does not grow with the file.
+    behind. On SQLite several chunks share one transaction (each chunk is
+    then a savepoint, still applied whole or not at all).
     """
+    per_commit = _chunks_per_commit(size)
+    batch = transaction.atomic if per_commit > 1 else nullcontext
     for start in (start_row, 0) if start_row else (0,):
         context.last_row = start
-        while reconcile_next_chunk(context, size):
-            reset_queries()
+        more = True
+        while more:
+            with batch():
+                more = _reconcile_chunks(context, size, per_commit)

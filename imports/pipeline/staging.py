@@ -23,6 +23,7 @@ from imports.conf import cancel_requested, chunk_size, import_storage
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.csv_reader import CsvRow, iter_rows
 from imports.pipeline.errors import ImportStoppedError, bad_row_error
+from imports.pipeline.garbage import collection_paused
 
 TEMP_FIELDS = ("import_record_id", "row_number", "cells", "key")
 ERROR_FIELDS = ("import_record_id", "row_number", "cells", "error")
@@ -195,8 +196,12 @@ def stage_rows(record: ImportRecord) -> None:
     with import_storage().open(record.file, "rb") as stream:
         rows = iter_rows(stream, expected_columns=len(record.header))
         size = chunk_size()
-        while _stage_batch(record, islice(rows, size), key_columns):
+        while True:
+            with collection_paused():  # see garbage
+                more = _stage_batch(record, islice(rows, size), key_columns)
             reset_queries()  # DEBUG's statement log: see reconcile_rows
+            if not more:
+                break
     with transaction.atomic():
         mark_duplicates(record)
         changed = ImportRecord.objects.filter(

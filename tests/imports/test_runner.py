@@ -6,6 +6,7 @@ from django.test import override_settings
 
 from imports.conf import cancel_request_path
 from imports.models import ImportRecord, ImportStatus, TempRecord
+from imports.pipeline import reconcile
 from imports.pipeline.errors import ImportStoppedError
 from imports.pipeline.reconcile import reconcile_rows
 from imports.pipeline.runner import finalize, import_reconcile, import_run
@@ -115,3 +116,24 @@ def test_a_cancel_request_stops_the_sqlite_worker_before_its_next_chunk(api):
     written = ManagedObject.objects.count()
     staged = TempRecord.objects.filter(import_record_id=import_id).count()
     assert (written, staged) == ((0, 3) if connection.vendor == "sqlite" else (3, 0))
+
+
+@override_settings(IMPORTS_SQLITE_ROWS_PER_COMMIT=6)
+def test_sqlite_commits_several_chunks_together(api, monkeypatch):
+    # given: 10 staged rows, chunks of 2 rows, and a stop before the fifth chunk
+    rows = "\n".join(user_row(n) for n in range(10))
+    (import_id,) = upload(api, f"{HEADER}\n{rows}\n").json()["importUUIDs"]
+    record = stage(import_id)
+    checks = iter([False] * 4 + [True])
+    monkeypatch.setattr(reconcile, "cancel_requested", lambda _: next(checks))
+    # when: the worker reconciles and is stopped
+    with pytest.raises(ImportStoppedError):
+        reconcile_rows(import_context(record), 2)
+    # then: SQLite committed chunks 1-3 as one transaction and rolled back
+    # chunk 4 with the one the stop came in; PostgreSQL commits each chunk.
+    # (Windows of 2 row numbers: the header is row 1, so chunk 1 holds one row.)
+    written = ManagedObject.objects.count()
+    staged = TempRecord.objects.filter(import_record_id=import_id).count()
+    success = ImportRecord.objects.get(pk=import_id).success
+    expected = 1 + 2 + 2 if connection.vendor == "sqlite" else 1 + 2 + 2 + 2
+    assert (written, staged, success) == (expected, 10 - expected, expected)
