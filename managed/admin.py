@@ -7,9 +7,9 @@ from managed.models import ManagedObject, ManagedObjectType
 
 @admin.register(ManagedObjectType)
 class ManagedObjectTypeAdmin(admin.ModelAdmin):
-    list_display = ("name", "updated_at")
+    list_display = ("name", "indexed", "updated_at")
     search_fields = ("name",)
-    readonly_fields = ("name", "config", "created_at", "updated_at")
+    readonly_fields = ("name", "config", "indexed", "created_at", "updated_at")
 
     def has_add_permission(self, request) -> bool:
         # Types come from managed.json (load_managed_config) so indexes follow.

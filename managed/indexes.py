@@ -14,6 +14,13 @@ indexes made inserting about 20% cheaper. A comparison a filter makes (``eq``,
 ``gt``, ...) is false for NULL, so both databases still prove the index usable
 for it; a sort on the property alone, with no filter on it, no longer uses
 the index.
+
+A type gets its indexes before its first object is written
+(``managed.services.ensure_type_indexed``), not when it is loaded. Each index
+on the objects table costs every insert into it, whatever the new object's
+type: SQLite tests each partial index's ``WHERE`` for each row, and the
+shipped types' 58 indexes made inserting 1M users 13 s slower when only the
+user type's 7 were needed.
 """
 
 import hashlib
@@ -77,10 +84,11 @@ def sync_type_indexes(
 ) -> list[str]:
     """Create missing indexes and drop stale ones; return what changed.
 
-    Creating a UNIQUE index over existing duplicates fails with an
-    IntegrityError, which the caller reports; nothing is half-built.
+    A type not yet ``indexed`` wants none. Creating a UNIQUE index over
+    existing duplicates fails with an IntegrityError, which the caller
+    reports; nothing is half-built.
     """
-    wanted = wanted_indexes(object_type, schema)
+    wanted = wanted_indexes(object_type, schema) if object_type.indexed else {}
     existing = existing_indexes(object_type.pk)
     changes = []
     with connection.cursor() as cursor:

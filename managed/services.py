@@ -105,6 +105,27 @@ def managed_config_load(config: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def ensure_type_indexed(managed_type: ManagedType) -> None:
+    """Build a type's indexes before its first object is written.
+
+    Every path that creates objects (a REST create, an import) calls this
+    first. The type's row lock serialises writers that find it unindexed, so
+    the indexes are built once and exist before any object does: uniqueness
+    is the database's from the first object on. The compiled type remembers
+    it only once committed, so a rolled-back caller leaves nothing assumed.
+    """
+    model = managed_type.model
+    if model.indexed:
+        return
+    with transaction.atomic():
+        locked = ManagedObjectType.objects.select_for_update().get(pk=model.pk)
+        if not locked.indexed:
+            locked.indexed = True
+            sync_type_indexes(locked, managed_type.schema)
+            ManagedObjectType.objects.filter(pk=model.pk).update(indexed=True)
+    transaction.on_commit(lambda: setattr(model, "indexed", True))
+
+
 def object_json(obj: ManagedObject) -> dict[str, Any]:
     """The CREST representation of a managed object."""
     return {"_id": obj.object_id, "_rev": str(obj.rev), **obj.properties}
@@ -220,6 +241,7 @@ def managed_object_create(
     """Create an object after policy validation (defaults applied first)."""
     properties = apply_defaults(managed_type.schema, _strip_reserved(content))
     _validate(managed_type, properties, is_create=True, own_pk=None)
+    ensure_type_indexed(managed_type)
     obj = ManagedObject(
         object_type=managed_type.model,
         object_id=object_id or new_object_id(),

@@ -11,8 +11,19 @@ ADMIN_PASSWORD = "openidm-admin"
 
 @pytest.fixture
 def managed_types(db):
-    """The shipped managed.json types, with their indexes."""
+    """The shipped managed.json types, as loaded: no type has indexes until
+    its first object is written (``managed.services.ensure_type_indexed``)."""
     call_command("load_managed_config", verbosity=0)
+
+
+@pytest.fixture
+def indexed_types(managed_types):
+    """The shipped types with every index built, as once each holds objects."""
+    from managed.models import ManagedObjectType
+    from managed.services import ensure_type_indexed, managed_type_compile
+
+    for model in ManagedObjectType.objects.all():
+        ensure_type_indexed(managed_type_compile(model))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from imports.models import RUNNING_STATUSES, ImportRecord, ImportStatus, TempRec
 from imports.pipeline.errors import ImportStoppedError
 from imports.pipeline.reconcile import ImportContext, reconcile_rows
 from imports.pipeline.staging import stage_rows
-from managed.services import managed_type_compile
+from managed.services import ensure_type_indexed, managed_type_compile
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ def mark_failed(record_id: uuid.UUID, message: str) -> None:
 def _reconcile(record: ImportRecord, *, part: int = 0, parts: int = 1) -> None:
     """Reconcile what this worker can claim, starting at its part of the file."""
     context = ImportContext(record, managed_type_compile(record.object_type))
+    if not record.is_dry_run:
+        ensure_type_indexed(context.managed_type)
     size = chunk_size()
     total = ImportRecord.objects.values_list("total", flat=True).get(pk=record.pk)
     # Rows are numbered 2.. (the header is row 1); parts start on a window edge.

@@ -10,7 +10,9 @@ from imports.pipeline import reconcile
 from imports.pipeline.errors import ImportStoppedError
 from imports.pipeline.reconcile import reconcile_rows
 from imports.pipeline.runner import finalize, import_reconcile, import_run
-from managed.models import ManagedObject
+from managed.indexes import existing_indexes, wanted_indexes
+from managed.models import ManagedObject, ManagedObjectType
+from managed.services import managed_type_compile
 from tests.imports.helpers import HEADER, import_context, stage, upload, user_row
 
 ROWS = 12  # rows 2..13 of the file; chunks of 5 rows
@@ -137,3 +139,21 @@ def test_sqlite_commits_several_chunks_together(api, monkeypatch):
     success = ImportRecord.objects.get(pk=import_id).success
     expected = 1 + 2 + 2 if connection.vendor == "sqlite" else 1 + 2 + 2 + 2
     assert (written, staged, success) == (expected, 10 - expected, expected)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_import_builds_its_types_indexes_unless_it_is_a_dry_run(api, dry_run):
+    # given: the user type as loaded, holding nothing and without indexes
+    user_type = ManagedObjectType.objects.get(name="user")
+    text = HEADER + "\n" + "\n".join(user_row(n) for n in range(ROWS)) + "\n"
+    response = upload(api, text, extra="&dryRun=true" if dry_run else "")
+    (import_id,) = response.json()["importUUIDs"]
+    # when
+    assert import_run(import_id) == ImportStatus.COMPLETED
+    # then: a real import built the type's indexes; a dry run, which writes
+    # no object, left the type as it was
+    user_type.refresh_from_db()
+    wanted = wanted_indexes(user_type, managed_type_compile(user_type).schema)
+    assert user_type.indexed is not dry_run
+    assert existing_indexes(user_type.pk) == (set() if dry_run else set(wanted))
+    assert ManagedObject.objects.count() == (0 if dry_run else ROWS)

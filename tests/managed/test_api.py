@@ -65,7 +65,7 @@ def test_duplicate_username_is_403_unique(api):
     assert ManagedObject.objects.count() == 1
 
 
-def test_database_refuses_duplicate_unique_values_without_python(api):
+def test_database_refuses_duplicate_unique_values_without_python(api, indexed_types):
     user_type = ManagedObjectType.objects.get(name="user")
     ManagedObject.objects.create(
         object_type=user_type, object_id="a", properties=BJENSEN

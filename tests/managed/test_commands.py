@@ -14,6 +14,7 @@ from django.db import connection
 from managed.indexes import INDEX_PREFIX, existing_indexes, index_name
 from managed.models import ManagedObject, ManagedObjectType
 from managed.schema import load_default_config
+from managed.services import ensure_type_indexed, managed_type_compile
 
 SHIPPED_TYPES = [
     "user",
@@ -115,29 +116,51 @@ def admin_env(monkeypatch):
 # load_managed_config
 
 
-def test_default_config_loads_the_shipped_types(db):
+def test_default_config_loads_the_shipped_types_without_indexes(db):
     # when
     lines = load()
-    # then
+    # then: each type as shipped; indexes wait for each type's first write
     types = {t.name: t for t in ManagedObjectType.objects.all()}
     assert sorted(types) == sorted(SHIPPED_TYPES)
     shipped = {entry["name"]: entry for entry in load_default_config()["objects"]}
     assert {name: t.config for name, t in types.items()} == shipped
-    assert [line.split(":")[0] for line in lines] == [
-        f"managed/{name}" for name in SHIPPED_TYPES
-    ]
-    for name, line in zip(SHIPPED_TYPES, lines, strict=True):
-        pk = types[name].pk
-        match = re.fullmatch(rf"managed/{name}: created \((.*)\)", line)
-        assert match, line
-        changes = match.group(1).split(", ")
-        assert all(
-            re.fullmatch(rf"created mo_{pk}_[0-9a-f]{{12}}_[up]", c) for c in changes
-        ), changes
-        created = {c.removeprefix("created ") for c in changes}
-        assert created == existing_indexes(pk)
+    assert lines == [f"managed/{name}: created" for name in SHIPPED_TYPES]
+    assert [t.indexed for t in types.values()] == [False] * len(SHIPPED_TYPES)
+    assert database_state()[1] == set()
+
+
+def test_each_shipped_type_gets_its_indexes_on_its_first_write(db):
+    # given
+    load()
+    for name in SHIPPED_TYPES:
+        model = ManagedObjectType.objects.get(name=name)
+        # when
+        ensure_type_indexed(managed_type_compile(model))
+        # then: its unique and searchable indexes, named after it, and no more
+        created = existing_indexes(model.pk)
+        named = rf"mo_{model.pk}_[0-9a-f]{{12}}_[up]"
+        assert all(re.fullmatch(named, n) for n in created)
         unique = sum(n.endswith("_u") for n in created)
         assert (unique, len(created) - unique) == SHIPPED_INDEXES[name]
+        model.refresh_from_db()
+        assert model.indexed is True
+    assert len(database_state()[1]) == sum(map(sum, SHIPPED_INDEXES.values()))
+
+
+def test_loading_drops_the_indexes_of_a_type_not_in_use(db):
+    # given: role's indexes exist but the type holds nothing, as after the
+    # migration that introduced ``indexed`` on a database built before it
+    load()
+    role = ManagedObjectType.objects.get(name="role")
+    ensure_type_indexed(managed_type_compile(role))
+    built = sorted(existing_indexes(role.pk))
+    ManagedObjectType.objects.filter(pk=role.pk).update(indexed=False)
+    # when
+    lines = load()
+    # then
+    dropped = ", ".join(f"dropped {name}" for name in built)
+    assert lines[SHIPPED_TYPES.index("role")] == f"managed/role: unchanged ({dropped})"
+    assert database_state()[1] == set()
 
 
 def test_verbosity_0_loads_quietly(db):
@@ -173,16 +196,21 @@ def test_an_operators_managed_json_loads_and_keeps_unknown_keys(
     device = ManagedObjectType.objects.get(name="device")
     serial = index_name(device.pk, ("serial",), unique=True)
     model = index_name(device.pk, ("model",), unique=False)
-    first, second = sorted([serial, model])
-    assert lines == [f"managed/device: created (created {first}, created {second})"]
     assert device.config == DEVICE
     assert device.config["x-vendor"] == {"owner": "it-ops", "tags": ["laptops"]}
     assert device.config["schema"]["properties"]["serial"]["x-ui-hint"] == (
         "from the sticker"
     )
+    assert lines == ["managed/device: created"]
     types, indexes = database_state()
     assert {k: v for k, v in types.items() if k != "device"} == before[0]
-    assert indexes == before[1] | {serial, model}
+    assert indexes == before[1]
+    # and its indexes come with its first object
+    created = api.post(
+        "/openidm/managed/device?_action=create", {"serial": "S1"}, format="json"
+    )
+    assert created.status_code == 201
+    assert database_state()[1] == before[1] | {serial, model}
     template = api.get("/openidm/csv/template?resourceCollection=managed/device")
     assert template.json() == {
         "_id": "template",
@@ -194,6 +222,7 @@ def test_a_changed_operators_type_is_updated_with_its_indexes(db, tmp_path):
     # given
     load(write_config(tmp_path, [DEVICE]))
     device = ManagedObjectType.objects.get(name="device")
+    ensure_type_indexed(managed_type_compile(device))  # it holds objects
     model = index_name(device.pk, ("model",), unique=False)
     changed = device_with(
         lambda d: d["schema"]["properties"]["model"].update(

@@ -1,13 +1,15 @@
-"""The shipped user type's searchable indexes serve the filters IDM clients send."""
+"""Per-type indexes: built on a type's first write, and serving IDM's filters."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from idmimport.crest.filter_compiler import compile_filter
 from idmimport.crest.query_filter import parse_query_filter
 from managed.api.views import resolve_object_field
-from managed.indexes import index_name
+from managed.indexes import existing_indexes, index_name, wanted_indexes
 from managed.models import ManagedObject, ManagedObjectType
+from managed.services import ensure_type_indexed, managed_type_compile
 
 USERS = 2000
 
@@ -16,6 +18,7 @@ USERS = 2000
 def users(managed_types):
     """Users of the shipped type, every other one without a mail."""
     user_type = ManagedObjectType.objects.get(name="user")
+    ensure_type_indexed(managed_type_compile(user_type))  # as a first write does
     ManagedObject.objects.bulk_create(
         ManagedObject(
             object_type=user_type,
@@ -80,3 +83,60 @@ def test_searchable_indexes_leave_out_absent_properties(users):
     # then: users without a mail are not in it
     assert name.endswith("_p")
     assert definition.rstrip(")").endswith("IS NOT NULL")
+
+
+def create_user(api, name):
+    body = {"userName": name, "givenName": "G", "sn": "S", "mail": f"{name}@x.io"}
+    return api.post("/openidm/managed/user?_action=create", body, format="json")
+
+
+@pytest.mark.django_db(transaction=True)  # the flag is remembered on commit
+def test_a_types_first_create_builds_its_indexes_and_later_ones_do_not(api):
+    # given: the user type as loaded, without indexes
+    user_type = ManagedObjectType.objects.get(name="user")
+    assert (user_type.indexed, existing_indexes(user_type.pk)) == (False, set())
+    wanted = set(wanted_indexes(user_type, managed_type_compile(user_type).schema))
+    # when: two creates
+    with CaptureQueriesContext(connection) as first:
+        assert create_user(api, "bjensen").status_code == 201
+    with CaptureQueriesContext(connection) as second:
+        assert create_user(api, "scarter").status_code == 201
+    # then: the first built every index before inserting; the second none
+    user_type.refresh_from_db()
+    assert user_type.indexed is True
+    assert existing_indexes(user_type.pk) == wanted
+    statements = [q["sql"] for q in first.captured_queries]
+    built = [i for i, sql in enumerate(statements) if sql.startswith("CREATE")]
+    inserted = [i for i, sql in enumerate(statements) if sql.startswith("INSERT")]
+    assert len(built) == len(wanted) == 7
+    assert max(built) < min(inserted)
+    assert [q for q in second.captured_queries if "INDEX" in q["sql"]] == []
+    assert ManagedObject.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_first_write_leaves_the_type_unindexed(managed_types):
+    # given
+    user_type = ManagedObjectType.objects.get(name="user")
+    compiled = managed_type_compile(user_type)
+
+    class Abandoned(Exception):
+        pass
+
+    def first_write_abandoned():
+        with transaction.atomic():
+            ensure_type_indexed(compiled)
+            raise Abandoned
+
+    # when: the transaction that built the indexes rolls back
+    with pytest.raises(Abandoned):
+        first_write_abandoned()
+    # then: neither the database nor the compiled type believes they exist
+    assert compiled.model.indexed is False
+    user_type.refresh_from_db()
+    assert user_type.indexed is False
+    assert existing_indexes(user_type.pk) == set()
+    # and the next first write builds them
+    ensure_type_indexed(compiled)
+    assert compiled.model.indexed is True
+    assert len(existing_indexes(user_type.pk)) == 7
