@@ -142,20 +142,20 @@ def chunk_query(
     its ``object_type_id = N`` predicate as a constant. Run it inside the
     chunk's transaction: on PostgreSQL it locks the rows it returns. Result
     rows come in row order; a row matching several objects comes once per
-    match (``matches`` says how many), with cells, properties and the row's
-    digest (PostgreSQL; NULL on SQLite, which keeps no digests).
+    match, consecutively, with cells, properties and the row's digest
+    (PostgreSQL, which also says how many matches there are; NULL on SQLite).
     """
     if vendor not in (POSTGRESQL, SQLITE):
         raise ValueError(f"bulk import is not supported on {vendor}")
     is_pg = vendor == POSTGRESQL
     properties = "properties" if is_pg else "m.properties"
-    if is_pg and len(key_columns) == 1:  # the staged key is that one cell
-        cells = ["c.key"]
+    if len(key_columns) == 1:  # the usual case: the staged key is that one cell
+        # SQLite: unary + strips the key column's TEXT affinity, which would
+        # otherwise apply to the indexed side of the comparison and keep
+        # SQLite from using the index (one full scan of the objects per row).
+        cells = ["c.key" if is_pg else "+c.key"]
     else:
-        # PostgreSQL with several key columns (rare) parses the cells in the
-        # probe. SQLite must compare with an expression: the key column's
-        # TEXT affinity would apply to the indexed side and keep SQLite from
-        # using the index, one full scan of the objects per staged row.
+        # Several key columns (rare): the cells are parsed in the probe.
         cells = [
             _cell_sql(vendor, i, "c.cells::jsonb" if is_pg else "c.cells")
             for i in key_columns
@@ -168,46 +168,49 @@ def chunk_query(
         f"c.key IS NOT NULL AND c.first_row IS NULL AND "
         f"{'' if is_pg else 'm.'}object_type_id = {int(object_type_id)} AND {match}"
     )
-    if is_pg:
-        # LATERAL: one parameterised index probe per staged row, never a hash
-        # join over every object of the type. The cells are parsed here, so
-        # only for rows that match an object (the unchanged check compares
-        # them); OFFSET 0 keeps the parse from being copied into each check.
-        joined = (
-            "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties, row_digest, "
-            f"c.cells::jsonb AS cell_values FROM {object_table} WHERE {wanted} "
-            "OFFSET 0) m ON TRUE"
-        )
-    else:
-        joined = f"LEFT JOIN {object_table} m ON {wanted}"
-    as_text = "::text" if is_pg else ""  # jsonb properties: the text Python reads
-    fence = " OFFSET 0" if is_pg else ""
-    unchanged = "(candidate AND matches = 1)"
-    # PostgreSQL: the chunk's temp rows are claimed (row-locked until the
-    # chunk commits) and rows another worker holds are skipped, so several
-    # workers can reconcile one import without ever taking the same row.
-    # SQLite has one writer at a time: the transaction itself is the claim.
-    claim_open, claim_close = (
-        ("AS MATERIALIZED (", " FOR UPDATE SKIP LOCKED)") if is_pg else ("AS (", ")")
-    )
-    # OFFSET 0 keeps PostgreSQL from inlining the join, so the candidate check
-    # runs once per row rather than once per CASE below.
-    digest = _row_digest_sql(digest_prefix) if is_pg else "NULL"
-    return (
-        f"WITH c {claim_open}"
-        f"SELECT row_number, cells, key, first_row, {digest} AS digest "
-        f"FROM {temp_table} "
+    staged = (
+        "SELECT row_number, cells, key, first_row{digest} FROM {temp_table} "
         "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s"
-        f"{claim_close} "
+    )
+    if not is_pg:
+        # One writer at a time, no digests and no unchanged check: a plain
+        # join in the staged rows' index order, no window and no sort (a third
+        # of the statement's time). Python counts each row's matches.
+        return (
+            f"WITH c AS ({staged.format(digest='', temp_table=temp_table)}) "
+            "SELECT c.row_number, c.first_row, c.key, NULL, m.id, m.object_id, "
+            "m.rev, 0, c.cells, m.properties, NULL "
+            f"FROM c LEFT JOIN {object_table} m ON {wanted} ORDER BY c.row_number"
+        )
+    # LATERAL: one parameterised index probe per staged row, never a hash
+    # join over every object of the type. The cells are parsed here, so only
+    # for rows that match an object (the unchanged check compares them);
+    # OFFSET 0 keeps the parse from being copied into each check.
+    joined = (
+        "LEFT JOIN LATERAL (SELECT id, object_id, rev, properties, row_digest, "
+        f"c.cells::jsonb AS cell_values FROM {object_table} WHERE {wanted} "
+        "OFFSET 0) m ON TRUE"
+    )
+    unchanged = "(candidate AND matches = 1)"
+    # The chunk's temp rows are claimed (row-locked until the chunk commits)
+    # and rows another worker holds are skipped, so several workers can
+    # reconcile one import without ever taking the same row. OFFSET 0 keeps
+    # PostgreSQL from inlining the join, so the candidate check runs once per
+    # row rather than once per CASE below.
+    digest = f", {_row_digest_sql(digest_prefix)} AS digest"
+    return (
+        f"WITH c AS MATERIALIZED ("
+        f"{staged.format(digest=digest, temp_table=temp_table)}"
+        " FOR UPDATE SKIP LOCKED) "
         f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
         f"CASE WHEN {unchanged} THEN NULL ELSE cells END, "
-        f"CASE WHEN {unchanged} THEN NULL ELSE properties{as_text} END, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE properties::text END, "
         f"CASE WHEN {unchanged} THEN NULL ELSE digest END "
         "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, c.digest, "
         "m.id, m.object_id, m.rev, m.properties, "
         "COUNT(m.id) OVER (PARTITION BY c.row_number) AS matches, "
         f"{_unchanged_sql(vendor, columns)} AS candidate "
-        f"FROM c {joined}{fence}) j ORDER BY row_number"
+        f"FROM c {joined} OFFSET 0) j ORDER BY row_number"
     )
 
 

@@ -498,7 +498,7 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
 
 def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
     """Decode the chunk statement's rows (in row order; a row matching n
-    objects comes n times, consecutively, its ``matches`` saying n)."""
+    objects comes n times, consecutively)."""
     c = correlation
     loads = json.loads  # stored properties: orjson would turn big integers into floats
     loads_cells = orjson.loads  # cells are strings only: safe, and several times faster
@@ -508,9 +508,12 @@ def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
     position, end = 0, len(results)
     while position < end:
         first = results[position]
-        group = results[position : position + max(first[c.MATCHES], 1)]
-        position += len(group)
         row_number = first[c.ROW_NUMBER]
+        following = position + 1
+        while following < end and results[following][c.ROW_NUMBER] == row_number:
+            following += 1
+        group = results[position:following]
+        position = following
         row_numbers.append(row_number)
         if first[c.UNCHANGED]:
             unchanged += 1

@@ -457,3 +457,55 @@ def test_two_property_unique_and_realm_type(api, run_imports):
     assert (record["created"], record["failure"]) == (1, 1)
     assert record["uniqueProperty"] == ["givenName", "sn"]
     assert ManagedObject.objects.filter(object_type__name="alpha_user").count() == 1
+
+
+def imported(api, run_imports, text, unique="userName") -> str:
+    """Upload ``text``, run its import inline and return its id."""
+    response = run_imports(lambda: upload(api, text, unique=unique))
+    (import_id,) = response.json()["importUUIDs"]
+    return import_id
+
+
+def test_a_row_matching_several_objects_fails_and_its_neighbours_apply(
+    api, run_imports
+):
+    # given: two users share a givenName, which is searchable but not unique
+    imported(
+        api,
+        run_imports,
+        f"{HEADER}\n"
+        "bjensen,Barbara,Jensen,b1@example.com,active,true\n"
+        "bjensen2,Barbara,Jensen,b2@example.com,active,true\n"
+        "scarter,Sam,Carter,scarter@example.com,active,true\n",
+    )
+    objects = dict(
+        ManagedObject.objects.values_list("properties__userName", "object_id")
+    )
+    # when: correlating on givenName, the middle row matches both of them
+    text = (
+        f"{HEADER}\n"
+        "scarter,Sam,Carter,sam@example.com,active,true\n"
+        "bjensen3,Barbara,Jensen,b3@example.com,active,true\n"
+        "jdoe,John,Doe,jdoe@example.com,active,true\n"
+    )
+    import_id = imported(api, run_imports, text, unique="givenName")
+    # then: one failure naming both objects; the rows around it apply
+    record = metadata(api, import_id)
+    counts = ("total", "success", "failure", "created", "updated")
+    assert [record[k] for k in counts] == [3, 2, 1, 1, 1]
+    failures = api.get(f"/openidm/csv/metadata/{import_id}/failures?_queryFilter=true")
+    (failure,) = failures.json()["result"]
+    assert failure["row"] == 3
+    assert failure["error"] == {
+        "code": 409,
+        "reason": "Conflict",
+        "message": "2 existing objects match givenName; the row is ambiguous",
+        "detail": {
+            "matches": sorted([objects["bjensen"], objects["bjensen2"]]),
+            "uniqueProperty": ["givenName"],
+        },
+    }
+    sam = ManagedObject.objects.get(object_id=objects["scarter"])
+    assert (sam.rev, sam.properties["mail"]) == (2, "sam@example.com")
+    names = ManagedObject.objects.values_list("properties__userName", flat=True)
+    assert sorted(names) == ["bjensen", "bjensen2", "jdoe", "scarter"]
