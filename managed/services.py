@@ -70,6 +70,11 @@ def managed_type_get(name: str) -> ManagedType:
     return managed_type_compile(model)
 
 
+def type_holds_objects(model: ManagedObjectType) -> bool:
+    """Whether the type holds any object."""
+    return ManagedObject.objects.filter(object_type=model).exists()
+
+
 def managed_config_load(config: Mapping[str, Any]) -> list[str]:
     """Load or update types from a managed.json document, idempotently.
 
@@ -83,6 +88,11 @@ def managed_config_load(config: Mapping[str, Any]) -> list[str]:
         for schema in schemas:
             entry = entries[schema.name]
             model = ManagedObjectType.objects.filter(name=schema.name).first()
+            if model is not None and not model.indexed and type_holds_objects(model):
+                # Objects written without the searchable indexes: an import
+                # that is running or stopped before it could build them.
+                model.indexed = True
+                ManagedObjectType.objects.filter(pk=model.pk).update(indexed=True)
             if model is None:
                 model = ManagedObjectType.objects.create(name=schema.name, config=entry)
                 state = "created"
@@ -106,13 +116,13 @@ def managed_config_load(config: Mapping[str, Any]) -> list[str]:
 
 
 def ensure_type_indexed(managed_type: ManagedType) -> None:
-    """Build a type's indexes before its first object is written.
+    """Build a type's searchable indexes once it is in use (``managed.indexes``).
 
-    Every path that creates objects (a REST create, an import) calls this
-    first. The type's row lock serialises writers that find it unindexed, so
-    the indexes are built once and exist before any object does: uniqueness
-    is the database's from the first object on. The compiled type remembers
-    it only once committed, so a rolled-back caller leaves nothing assumed.
+    A REST create calls this before writing; an import when it ends, stopped
+    or not, so that its rows go in without them. The type's row lock
+    serialises the writers that find the type unindexed, so the indexes are
+    built once. The compiled type remembers it only once committed, so a
+    rolled-back caller leaves nothing assumed.
     """
     model = managed_type.model
     if model.indexed:

@@ -10,6 +10,7 @@ from imports.pipeline import reconcile
 from imports.pipeline.errors import ImportStoppedError
 from imports.pipeline.reconcile import reconcile_rows
 from imports.pipeline.runner import finalize, import_reconcile, import_run
+from imports.services import import_cancel
 from managed.indexes import existing_indexes, wanted_indexes
 from managed.models import ManagedObject, ManagedObjectType
 from managed.services import managed_type_compile
@@ -141,19 +142,111 @@ def test_sqlite_commits_several_chunks_together(api, monkeypatch):
     assert (written, staged, success) == (expected, 10 - expected, expected)
 
 
-@pytest.mark.parametrize("dry_run", [False, True])
-def test_an_import_builds_its_types_indexes_unless_it_is_a_dry_run(api, dry_run):
-    # given: the user type as loaded, holding nothing and without indexes
+def user_indexes() -> tuple[set[str], set[str]]:
+    """The user type's (unique, every) index names, as its schema wants them."""
     user_type = ManagedObjectType.objects.get(name="user")
+    schema = managed_type_compile(user_type).schema
+    return (
+        set(wanted_indexes(user_type, schema, unique_only=True)),
+        set(wanted_indexes(user_type, schema)),
+    )
+
+
+def indexes_while_applying(monkeypatch) -> list[set[str]]:
+    """Record the user type's indexes as each chunk is applied."""
+    seen = []
+    apply_chunk = reconcile.apply_chunk
+
+    def spy(context, plan):
+        seen.append(existing_indexes(context.managed_type.model.pk))
+        apply_chunk(context, plan)
+
+    monkeypatch.setattr(reconcile, "apply_chunk", spy)
+    return seen
+
+
+@override_settings(IMPORTS_CHUNK_SIZE=5)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_first_import_builds_its_types_searchable_indexes_at_its_end(
+    api, monkeypatch, dry_run
+):
+    # given: the user type as loaded, holding nothing, with its unique index
+    unique, every = user_indexes()
+    assert len(unique) == 1
+    assert len(every) == 7
+    assert existing_indexes(ManagedObjectType.objects.get(name="user").pk) == unique
     text = HEADER + "\n" + "\n".join(user_row(n) for n in range(ROWS)) + "\n"
     response = upload(api, text, extra="&dryRun=true" if dry_run else "")
     (import_id,) = response.json()["importUUIDs"]
+    seen = indexes_while_applying(monkeypatch)
     # when
     assert import_run(import_id) == ImportStatus.COMPLETED
-    # then: a real import built the type's indexes; a dry run, which writes
-    # no object, left the type as it was
-    user_type.refresh_from_db()
-    wanted = wanted_indexes(user_type, managed_type_compile(user_type).schema)
+    # then: every chunk went in under the unique index alone; the searchable
+    # ones were built before the import ended; a dry run, which writes no
+    # object, left the type as it was
+    user_type = ManagedObjectType.objects.get(name="user")
+    assert seen == [unique] * 3
     assert user_type.indexed is not dry_run
-    assert existing_indexes(user_type.pk) == (set() if dry_run else set(wanted))
+    assert existing_indexes(user_type.pk) == (unique if dry_run else every)
     assert ManagedObject.objects.count() == (0 if dry_run else ROWS)
+
+
+@override_settings(IMPORTS_CHUNK_SIZE=5)
+def test_a_later_import_writes_under_every_index(api, monkeypatch):
+    # given: a type already in use
+    _, every = user_indexes()
+    text = HEADER + "\n" + "\n".join(user_row(n) for n in range(ROWS)) + "\n"
+    response = upload(api, text)
+    (first,) = response.json()["importUUIDs"]
+    assert import_run(first) == ImportStatus.COMPLETED
+    text = HEADER + "\n" + "\n".join(user_row(n) for n in range(ROWS, 2 * ROWS))
+    (second,) = upload(api, text + "\n").json()["importUUIDs"]
+    seen = indexes_while_applying(monkeypatch)
+    # when
+    assert import_run(second) == ImportStatus.COMPLETED
+    # then
+    assert seen == [every] * 3
+    assert ManagedObject.objects.count() == 2 * ROWS
+
+
+@override_settings(
+    IMPORTS_CHUNK_SIZE=5, IMPORTS_SQLITE_ROWS_PER_COMMIT=5, IMPORTS_RECONCILE_WORKERS=1
+)
+@pytest.mark.parametrize("ending", ["stopped", "failed"])
+def test_a_first_import_that_ends_early_still_indexes_its_type(
+    api, monkeypatch, ending
+):
+    # given: a first import whose second chunk never applies
+    _, every = user_indexes()
+    import_id = queued_import(api)
+    chunks = iter([False, True])
+    if ending == "stopped":
+
+        def cancelled(_):
+            if next(chunks):
+                import_cancel(import_id)
+                return True  # as a cancel request is seen on SQLite
+            return False
+
+        monkeypatch.setattr(reconcile, "cancel_requested", cancelled)
+    else:
+        plan_chunk = reconcile.plan_chunk
+
+        def failing(context, chunk):
+            if next(chunks):
+                raise RuntimeError("disk full")
+            return plan_chunk(context, chunk)
+
+        monkeypatch.setattr(reconcile, "plan_chunk", failing)
+    # when
+    if ending == "stopped":
+        status = import_run(import_id)
+    else:
+        with pytest.raises(RuntimeError):
+            import_run(import_id)
+        status = ImportRecord.objects.get(pk=import_id).status
+    # then: the first chunk's objects are there, and so is every index
+    user_type = ManagedObjectType.objects.get(name="user")
+    assert status == {"stopped": "cancelled", "failed": "failed"}[ending]
+    assert ManagedObject.objects.count() == 4  # rows 2-5: the header is row 1
+    assert (user_type.indexed, existing_indexes(user_type.pk)) == (True, every)

@@ -11,7 +11,12 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from managed.indexes import INDEX_PREFIX, existing_indexes, index_name
+from managed.indexes import (
+    INDEX_PREFIX,
+    existing_indexes,
+    index_name,
+    wanted_indexes,
+)
 from managed.models import ManagedObject, ManagedObjectType
 from managed.schema import load_default_config
 from managed.services import ensure_type_indexed, managed_type_compile
@@ -116,17 +121,28 @@ def admin_env(monkeypatch):
 # load_managed_config
 
 
-def test_default_config_loads_the_shipped_types_without_indexes(db):
+def test_default_config_loads_the_shipped_types_with_their_unique_indexes(db):
     # when
     lines = load()
-    # then: each type as shipped; indexes wait for each type's first write
+    # then: each type as shipped, with the unique indexes that guard every
+    # write; searchable ones wait for each type's first write
     types = {t.name: t for t in ManagedObjectType.objects.all()}
     assert sorted(types) == sorted(SHIPPED_TYPES)
     shipped = {entry["name"]: entry for entry in load_default_config()["objects"]}
     assert {name: t.config for name, t in types.items()} == shipped
-    assert lines == [f"managed/{name}: created" for name in SHIPPED_TYPES]
+    expected = []
+    for name in SHIPPED_TYPES:
+        pk = types[name].pk
+        created = sorted(existing_indexes(pk))
+        assert len(created) == SHIPPED_INDEXES[name][0]
+        assert all(re.fullmatch(rf"mo_{pk}_[0-9a-f]{{12}}_u", n) for n in created)
+        changes = ", ".join(f"created {n}" for n in created)
+        expected.append(
+            f"managed/{name}: created" + (f" ({changes})" if created else "")
+        )
+    assert lines == expected
     assert [t.indexed for t in types.values()] == [False] * len(SHIPPED_TYPES)
-    assert database_state()[1] == set()
+    assert len(database_state()[1]) == 3  # user, alpha_user, bravo_user
 
 
 def test_each_shipped_type_gets_its_indexes_on_its_first_write(db):
@@ -147,20 +163,39 @@ def test_each_shipped_type_gets_its_indexes_on_its_first_write(db):
     assert len(database_state()[1]) == sum(map(sum, SHIPPED_INDEXES.values()))
 
 
-def test_loading_drops_the_indexes_of_a_type_not_in_use(db):
-    # given: role's indexes exist but the type holds nothing, as after the
+def test_loading_drops_the_searchable_indexes_of_a_type_not_in_use(db):
+    # given: user's indexes exist but the type holds nothing, as after the
     # migration that introduced ``indexed`` on a database built before it
     load()
-    role = ManagedObjectType.objects.get(name="role")
-    ensure_type_indexed(managed_type_compile(role))
-    built = sorted(existing_indexes(role.pk))
-    ManagedObjectType.objects.filter(pk=role.pk).update(indexed=False)
+    user = ManagedObjectType.objects.get(name="user")
+    unique = existing_indexes(user.pk)
+    ensure_type_indexed(managed_type_compile(user))
+    searchable = sorted(existing_indexes(user.pk) - unique)
+    assert len(searchable) == 6
+    ManagedObjectType.objects.filter(pk=user.pk).update(indexed=False)
     # when
     lines = load()
     # then
-    dropped = ", ".join(f"dropped {name}" for name in built)
-    assert lines[SHIPPED_TYPES.index("role")] == f"managed/role: unchanged ({dropped})"
-    assert database_state()[1] == set()
+    dropped = ", ".join(f"dropped {name}" for name in searchable)
+    assert lines[SHIPPED_TYPES.index("user")] == f"managed/user: unchanged ({dropped})"
+    assert existing_indexes(user.pk) == unique
+
+
+def test_loading_indexes_a_type_holding_objects_without_its_indexes(db):
+    # given: users written without the searchable indexes (a first import
+    # that was killed before it could build them)
+    load()
+    user = ManagedObjectType.objects.get(name="user")
+    ManagedObject.objects.create(object_type=user, object_id="a", properties={})
+    # when
+    lines = load()
+    # then
+    user.refresh_from_db()
+    every = wanted_indexes(user, managed_type_compile(user).schema)
+    built = sorted(set(every) - {n for n in every if n.endswith("_u")})
+    created = ", ".join(f"created {name}" for name in built)
+    assert lines[SHIPPED_TYPES.index("user")] == f"managed/user: unchanged ({created})"
+    assert (user.indexed, existing_indexes(user.pk)) == (True, set(every))
 
 
 def test_verbosity_0_loads_quietly(db):
@@ -201,11 +236,11 @@ def test_an_operators_managed_json_loads_and_keeps_unknown_keys(
     assert device.config["schema"]["properties"]["serial"]["x-ui-hint"] == (
         "from the sticker"
     )
-    assert lines == ["managed/device: created"]
+    assert lines == [f"managed/device: created (created {serial})"]
     types, indexes = database_state()
     assert {k: v for k, v in types.items() if k != "device"} == before[0]
-    assert indexes == before[1]
-    # and its indexes come with its first object
+    assert indexes == before[1] | {serial}
+    # and its searchable index comes with its first object
     created = api.post(
         "/openidm/managed/device?_action=create", {"serial": "S1"}, format="json"
     )
