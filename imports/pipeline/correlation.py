@@ -25,6 +25,7 @@ Pure module: SQL text from schema data, no database access.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 
@@ -40,7 +41,7 @@ __all__ = ["chunk_query", "next_row_query"]
 
 # Positions of the result columns, in SELECT order.
 ROW_NUMBER, FIRST_ROW, KEY, MATCHES, OBJECT_PK, OBJECT_ID, REV = range(7)
-UNCHANGED, CELLS, PROPERTIES, DIGEST = 7, 8, 9, 10
+UNCHANGED, CELLS, PROPERTIES = 7, 8, 9
 
 
 def _literal(text: str) -> str:
@@ -87,20 +88,30 @@ def _column_unchanged_sql(cell: str, stored: str, prop: PropertySchema) -> str:
     return f"(CASE WHEN {cell} = '' THEN {blank} ELSE {value} END)"
 
 
-def _row_digest_sql(digest_prefix: str) -> str:
-    """PostgreSQL: the digest of a staged row, 32 hex digits of SHA-256.
+def row_digest(digest_prefix: str, cells: str) -> str:
+    """The digest of a staged row (its cells as stored JSON text): 32 hex
+    digits of SHA-256.
 
     ``digest_prefix`` names the type's schema version and the file's header
     (``reconcile.ImportContext.digest_prefix``): the same cells under another
-    header or schema write something else.
+    header or schema write something else. Python computes it for the rows it
+    writes (a third of the cost of PostgreSQL's functions, which worked for
+    every staged row); ``_row_digest_sql`` is its twin for the unchanged check.
     """
+    return hashlib.sha256((digest_prefix + cells).encode()).hexdigest()[:32]
+
+
+def _row_digest_sql(digest_prefix: str, cells: str) -> str:
+    """PostgreSQL: ``row_digest`` of the JSON text column ``cells``."""
     return (
         "left(encode(sha256(convert_to("
-        f"{_literal(digest_prefix)} || cells, 'UTF8')), 'hex'), 32)"
+        f"{_literal(digest_prefix)} || {cells}, 'UTF8')), 'hex'), 32)"
     )
 
 
-def _unchanged_sql(vendor: str, columns: Sequence[PropertySchema]) -> str:
+def _unchanged_sql(
+    vendor: str, columns: Sequence[PropertySchema], digest_prefix: str
+) -> str:
     if vendor != POSTGRESQL:
         return "0"  # SQLite: every row takes the Python path
     checks = [
@@ -112,8 +123,9 @@ def _unchanged_sql(vendor: str, columns: Sequence[PropertySchema]) -> str:
         for index, p in enumerate(columns)
     ]
     # The object was last written by this very row (same schema, header and
-    # cells): one comparison. Otherwise every column is compared.
-    same_row = "m.row_digest = c.digest"
+    # cells): one comparison. Otherwise every column is compared. Only rows
+    # that match an object get here, so only they are digested in SQL.
+    same_row = f"m.row_digest = {_row_digest_sql(digest_prefix, 'c.cells')}"
     return (
         f"COALESCE(m.id IS NOT NULL AND ({same_row} OR "
         + " AND ".join(checks)
@@ -142,8 +154,8 @@ def chunk_query(
     its ``object_type_id = N`` predicate as a constant. Run it inside the
     chunk's transaction: on PostgreSQL it locks the rows it returns. Result
     rows come in row order; a row matching several objects comes once per
-    match, consecutively, with cells, properties and the row's digest
-    (PostgreSQL, which also says how many matches there are; NULL on SQLite).
+    match, consecutively, with cells and properties (and on PostgreSQL the
+    number of matches).
     """
     if vendor not in (POSTGRESQL, SQLITE):
         raise ValueError(f"bulk import is not supported on {vendor}")
@@ -169,7 +181,7 @@ def chunk_query(
         f"{'' if is_pg else 'm.'}object_type_id = {int(object_type_id)} AND {match}"
     )
     staged = (
-        "SELECT row_number, cells, key, first_row{digest} FROM {temp_table} "
+        f"SELECT row_number, cells, key, first_row FROM {temp_table} "
         "WHERE import_record_id = %s AND row_number > %s AND row_number <= %s"
     )
     if not is_pg:
@@ -177,9 +189,9 @@ def chunk_query(
         # join in the staged rows' index order, no window and no sort (a third
         # of the statement's time). Python counts each row's matches.
         return (
-            f"WITH c AS ({staged.format(digest='', temp_table=temp_table)}) "
+            f"WITH c AS ({staged}) "
             "SELECT c.row_number, c.first_row, c.key, NULL, m.id, m.object_id, "
-            "m.rev, 0, c.cells, m.properties, NULL "
+            "m.rev, 0, c.cells, m.properties "
             f"FROM c LEFT JOIN {object_table} m ON {wanted} ORDER BY c.row_number"
         )
     # LATERAL: one parameterised index probe per staged row, never a hash
@@ -197,19 +209,15 @@ def chunk_query(
     # reconcile one import without ever taking the same row. OFFSET 0 keeps
     # PostgreSQL from inlining the join, so the candidate check runs once per
     # row rather than once per CASE below.
-    digest = f", {_row_digest_sql(digest_prefix)} AS digest"
     return (
-        f"WITH c AS MATERIALIZED ("
-        f"{staged.format(digest=digest, temp_table=temp_table)}"
-        " FOR UPDATE SKIP LOCKED) "
+        f"WITH c AS MATERIALIZED ({staged} FOR UPDATE SKIP LOCKED) "
         f"SELECT row_number, first_row, key, matches, id, object_id, rev, {unchanged}, "
         f"CASE WHEN {unchanged} THEN NULL ELSE cells END, "
-        f"CASE WHEN {unchanged} THEN NULL ELSE properties::text END, "
-        f"CASE WHEN {unchanged} THEN NULL ELSE digest END "
-        "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, c.digest, "
+        f"CASE WHEN {unchanged} THEN NULL ELSE properties::text END "
+        "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, "
         "m.id, m.object_id, m.rev, m.properties, "
         "COUNT(m.id) OVER (PARTITION BY c.row_number) AS matches, "
-        f"{_unchanged_sql(vendor, columns)} AS candidate "
+        f"{_unchanged_sql(vendor, columns, digest_prefix)} AS candidate "
         f"FROM c {joined} OFFSET 0) j ORDER BY row_number"
     )
 

@@ -474,8 +474,9 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
     text and are decoded only for the rows Python decides.
     """
     start = context.last_row
+    is_pg = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if is_pg:
             # Room to sort a chunk's rows (cells and stored properties) in
             # memory: at the default 4 MB a re-imported chunk spilled to disk
             # twice, in the sort and in the window, 40-60 ms of 120.
@@ -486,7 +487,8 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
             )
             results = cursor.fetchall()
             if results:
-                return _read_chunk(results, last_row=start + size)
+                digest_prefix = context.digest_prefix if is_pg else None
+                return _read_chunk(results, start + size, digest_prefix)
             cursor.execute(context.next_row_sql, [context.import_id_param, start])
             following = cursor.fetchone()[0]
             if following is None:
@@ -496,9 +498,12 @@ def next_chunk(context: ImportContext, size: int) -> Chunk | None:
             start = max(start + size, following - 1)
 
 
-def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
+def _read_chunk(
+    results: list[tuple], last_row: int, digest_prefix: str | None
+) -> Chunk:
     """Decode the chunk statement's rows (in row order; a row matching n
-    objects comes n times, consecutively)."""
+    objects comes n times, consecutively). Rows are digested when a
+    ``digest_prefix`` is given (PostgreSQL; SQLite keeps no digests)."""
     c = correlation
     loads = json.loads  # stored properties: orjson would turn big integers into floats
     loads_cells = orjson.loads  # cells are strings only: safe, and several times faster
@@ -525,15 +530,16 @@ def _read_chunk(results: list[tuple], *, last_row: int) -> Chunk:
             for r in group
             if r[c.OBJECT_PK] is not None
         ]
-        cells = loads_cells(first[c.CELLS])
+        text = first[c.CELLS]
+        digest = c.row_digest(digest_prefix, text) if digest_prefix else None
         rows.append(
             ChunkRow(
                 row_number,
-                cells,
+                loads_cells(text),
                 first[c.KEY],
                 first[c.FIRST_ROW],
                 found,
-                first[c.DIGEST],
+                digest,
             )
         )
     return Chunk(rows, unchanged, last_row, row_numbers)
