@@ -25,19 +25,28 @@ def chunk_size() -> int:
 
 
 def sqlite_rows_per_commit() -> int:
-    """SQLite: rows one reconcile transaction covers, several chunks' worth.
+    """SQLite: rows one staging or reconcile transaction covers, several
+    batches' worth.
 
     A SQLite commit writes every page the transaction changed to the WAL, and
     the checkpoint after it copies them back into the database file. A chunk
     of new users changes thousands of index pages at random (``userName``,
     ``mail``); committing every 50,000 rows instead of every 5,000 writes each
     such page once instead of ten times: 1M new users, 89 s -> 63 s; 100,000
-    took off another 3% (README, Performance). Memory
-    does not grow with it (one chunk in Python at a time), and a cancel still
-    stops the worker before its next chunk, rolling back the rows not yet
-    committed. PostgreSQL commits every chunk: its workers share an import.
+    took off another 3% (README, Performance). Memory does not grow with it
+    (one batch in Python at a time), and a cancel still stops the worker
+    before its next batch, rolling back the rows not yet committed.
+    PostgreSQL commits every batch: its workers share an import.
     """
     return int(getattr(settings, "IMPORTS_SQLITE_ROWS_PER_COMMIT", 100_000))
+
+
+def batches_per_commit(size: int) -> int:
+    """Batches of ``size`` rows (staged or reconciled) one transaction covers:
+    one on PostgreSQL, ``sqlite_rows_per_commit`` rows' worth on SQLite."""
+    if connection.vendor != "sqlite":
+        return 1
+    return max(1, sqlite_rows_per_commit() // size)
 
 
 def reconcile_workers() -> int:

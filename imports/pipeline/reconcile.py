@@ -31,7 +31,7 @@ from idmimport.bulk import (
     copy_lines,
     copy_text_field,
 )
-from imports.conf import cancel_requested, sqlite_rows_per_commit
+from imports.conf import batches_per_commit, cancel_requested
 from imports.models import ErrorRecord, ImportRecord, ImportStatus, TempRecord
 from imports.parsing.coercion import CoercedRow, compile_row_coercer
 from imports.pipeline import correlation
@@ -571,14 +571,6 @@ def reconcile_next_chunk(context: ImportContext, size: int) -> bool:
     return True
 
 
-def _chunks_per_commit(size: int) -> int:
-    """Chunks one transaction covers: one on PostgreSQL, several on SQLite
-    (``conf.sqlite_rows_per_commit``)."""
-    if connection.vendor != "sqlite":
-        return 1
-    return max(1, sqlite_rows_per_commit() // size)
-
-
 def _reconcile_chunks(context: ImportContext, size: int, count: int) -> bool:
     """Reconcile up to ``count`` chunks; False once no row is left.
 
@@ -604,7 +596,7 @@ def reconcile_rows(context: ImportContext, size: int, *, start_row: int = 0) -> 
     behind. On SQLite several chunks share one transaction (each chunk is
     then a savepoint, still applied whole or not at all).
     """
-    per_commit = _chunks_per_commit(size)
+    per_commit = batches_per_commit(size)
     batch = transaction.atomic if per_commit > 1 else nullcontext
     for start in (start_row, 0) if start_row else (0,):
         context.last_row = start

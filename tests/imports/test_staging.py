@@ -2,10 +2,16 @@
 
 import json
 
+import pytest
+from django.db import connection
+from django.test import override_settings
+
 from imports.models import ImportRecord, ImportStatus, TempRecord
+from imports.pipeline import staging
+from imports.pipeline.errors import ImportStoppedError
 from imports.pipeline.runner import import_run
 from managed.models import ManagedObject
-from tests.imports.helpers import HEADER, stage, upload
+from tests.imports.helpers import HEADER, stage, upload, user_row
 
 # Cells that COPY's text format and JSON both escape: backslashes, tabs,
 # line breaks, quotes, a lone CR, a backslash before "N", non-ASCII text.
@@ -90,3 +96,22 @@ def test_repeated_keys_point_at_the_row_that_used_them_first(api):
         )
     )
     assert flagged == {2: None, 3: None, 4: 2, 5: None, 6: 2, 7: None, 8: 3}
+
+
+@override_settings(IMPORTS_CHUNK_SIZE=2, IMPORTS_SQLITE_ROWS_PER_COMMIT=6)
+def test_sqlite_stages_several_batches_in_one_transaction(api, monkeypatch):
+    # given: 10 rows in batches of 2, and a stop before the fifth batch
+    rows = "\n".join(user_row(n) for n in range(10))
+    (import_id,) = upload(api, f"{HEADER}\n{rows}\n").json()["importUUIDs"]
+    checks = iter([False] * 4 + [True])
+    monkeypatch.setattr(staging, "cancel_requested", lambda _: next(checks))
+    # when
+    with pytest.raises(ImportStoppedError):
+        staging.stage_rows(ImportRecord.objects.get(pk=import_id))
+    # then: SQLite kept batches 1-3, committed together, and rolled back the
+    # fourth with the stop; PostgreSQL commits each batch
+    record = ImportRecord.objects.get(pk=import_id)
+    staged = TempRecord.objects.filter(import_record_id=import_id).count()
+    expected = 6 if connection.vendor == "sqlite" else 8
+    assert (staged, record.total, record.temp_records) == (expected,) * 3
+    assert record.status == ImportStatus.STAGING
