@@ -12,11 +12,12 @@ class ManagedObjectType(models.Model):
 
     name = models.CharField(max_length=128, unique=True)
     config = models.JSONField(default=dict)
-    # Whether the type's expression indexes exist (``managed.indexes``). They
-    # are built before the type's first object is written, not when the type
-    # is loaded: every index on the objects table costs every insert into it,
-    # whatever the inserted object's type, and most installations use a few of
-    # the shipped types (bench/README.md).
+    # Whether the type's searchable indexes exist (``managed.indexes``). Its
+    # unique ones are built when the type is loaded; the searchable ones once
+    # it is used (its first create, or the end of its first import): every
+    # index on the objects table costs every insert into it, whatever the
+    # inserted object's type, and most installations use a few of the
+    # shipped types (README, Performance).
     indexed = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

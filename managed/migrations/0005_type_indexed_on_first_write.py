@@ -1,9 +1,10 @@
-"""Remember which types have their expression indexes (``managed.indexes``).
+"""Remember which types have their searchable indexes (``managed.indexes``).
 
-Before this, every loaded type had its indexes; from now on a type gets them
-before its first object is written. Types that already hold objects keep
-theirs; the others lose them at the next ``load_managed_config`` (which
-``make run`` runs on every start) and get them back on their first write.
+Before this, every loaded type had all its indexes; from now on a type gets
+its searchable ones once it is used (its first create, or the end of its
+first import). Types that already hold objects keep theirs; the others lose
+them at the next ``load_managed_config`` (which ``make run`` runs on every
+start) and get them back once used. Unique indexes stay for every type.
 """
 
 from django.db import migrations, models
