@@ -75,6 +75,14 @@ def type_holds_objects(model: ManagedObjectType) -> bool:
     return ManagedObject.objects.filter(object_type=model).exists()
 
 
+def _mark_indexed(model: ManagedObjectType) -> None:
+    """Flag the type as wanting every index; ``sync_type_indexes`` builds them
+    in the same transaction. ``update`` leaves ``updated_at`` alone, the key of
+    the compiled-type cache."""
+    model.indexed = True
+    ManagedObjectType.objects.filter(pk=model.pk).update(indexed=True)
+
+
 def managed_config_load(config: Mapping[str, Any]) -> list[str]:
     """Load or update types from a managed.json document, idempotently.
 
@@ -90,9 +98,9 @@ def managed_config_load(config: Mapping[str, Any]) -> list[str]:
             model = ManagedObjectType.objects.filter(name=schema.name).first()
             if model is not None and not model.indexed and type_holds_objects(model):
                 # Objects written without the searchable indexes: an import
-                # that is running or stopped before it could build them.
-                model.indexed = True
-                ManagedObjectType.objects.filter(pk=model.pk).update(indexed=True)
+                # that is running or stopped before it could build them. The
+                # sync below builds them.
+                _mark_indexed(model)
             if model is None:
                 model = ManagedObjectType.objects.create(name=schema.name, config=entry)
                 state = "created"
@@ -130,9 +138,8 @@ def ensure_type_indexed(managed_type: ManagedType) -> None:
     with transaction.atomic():
         locked = ManagedObjectType.objects.select_for_update().get(pk=model.pk)
         if not locked.indexed:
-            locked.indexed = True
+            _mark_indexed(locked)
             sync_type_indexes(locked, managed_type.schema)
-            ManagedObjectType.objects.filter(pk=model.pk).update(indexed=True)
     transaction.on_commit(lambda: setattr(model, "indexed", True))
 
 

@@ -16,7 +16,8 @@ property holding its default). Such rows are never sent back to Python; every
 other row (new, changed, ambiguous, blank key, odd spellings such as ``TRUE``
 or ``1.50`` in a row that did not write the object) is decided by
 ``reconcile.decide_row``, which stays the single authority on what a row
-means, and gets the row's digest to store with what it writes. Skipping
+means; Python digests those rows itself (``row_digest``) to store the digest
+with what they write. Skipping
 validation for an unchanged row is deliberate: like IDM's reconciliation, a
 row that writes nothing runs no policies.
 
@@ -109,15 +110,13 @@ def _row_digest_sql(digest_prefix: str, cells: str) -> str:
     )
 
 
-def _unchanged_sql(
-    vendor: str, columns: Sequence[PropertySchema], digest_prefix: str
-) -> str:
-    if vendor != POSTGRESQL:
-        return "0"  # SQLite: every row takes the Python path
+def _unchanged_sql(columns: Sequence[PropertySchema], digest_prefix: str) -> str:
+    """PostgreSQL: whether a joined row would change nothing (SQLite's
+    statement has no such check: every row takes the Python path)."""
     checks = [
         _column_unchanged_sql(
-            _cell_sql(vendor, index, "m.cell_values"),
-            json_value_sql(vendor, "m.properties", p.path),
+            _cell_sql(POSTGRESQL, index, "m.cell_values"),
+            json_value_sql(POSTGRESQL, "m.properties", p.path),
             p,
         )
         for index, p in enumerate(columns)
@@ -217,7 +216,7 @@ def chunk_query(
         "FROM (SELECT c.row_number, c.first_row, c.key, c.cells, "
         "m.id, m.object_id, m.rev, m.properties, "
         "COUNT(m.id) OVER (PARTITION BY c.row_number) AS matches, "
-        f"{_unchanged_sql(vendor, columns, digest_prefix)} AS candidate "
+        f"{_unchanged_sql(columns, digest_prefix)} AS candidate "
         f"FROM c {joined} OFFSET 0) j ORDER BY row_number"
     )
 
